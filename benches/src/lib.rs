@@ -1,0 +1,2 @@
+//! Criterion benchmarks live in `benches/benches/`; this library holds the
+//! inputs they share.

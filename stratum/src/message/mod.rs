@@ -1,0 +1,1 @@
+//! Stratum V1 messages (being written).
