@@ -133,10 +133,7 @@ mod tests {
         let short = Extranonce2::from_wire("1").unwrap();
         assert_eq!(short.as_bytes(), &[1]);
         assert_eq!(short.fit(8).unwrap(), en2);
-        assert_eq!(
-            en2.fit(4),
-            Err(Extranonce2SizeError { len: 8, size: 4 })
-        );
+        assert_eq!(en2.fit(4), Err(Extranonce2SizeError { len: 8, size: 4 }));
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub fn decode_right_aligned(text: &str, out: &mut [u8]) -> Result<usize, HexErro
     out.fill(0);
     let covered = digits.len().div_ceil(2);
     let start = out.len() - covered;
-    let mut high_first = digits.len() % 2 == 0;
+    let mut high_first = digits.len().is_multiple_of(2);
     let mut index = start;
     for &digit in digits {
         let value = nibble(digit)?;
@@ -99,6 +99,29 @@ pub fn encode(bytes: &[u8]) -> String {
     out
 }
 
+/// Declares a u32 field that Stratum writes as 8 big-endian hex digits
+/// (`ntime`, `nonce`, `version`, `nbits`), accepting shorter forms on input.
+macro_rules! be_hex_u32 {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
+        pub struct $name(pub u32);
+
+        impl $name {
+            /// Parses the big-endian hex on the wire (left-padding short forms).
+            pub fn from_wire(text: &str) -> Result<$name, $crate::hex::HexError> {
+                $crate::hex::decode_u32_be(text).map($name)
+            }
+
+            /// The 8 lowercase big-endian hex digits miners expect.
+            pub fn to_wire(self) -> String {
+                format!("{:08x}", self.0)
+            }
+        }
+    };
+}
+pub(crate) use be_hex_u32;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,26 +163,3 @@ mod tests {
         }
     }
 }
-
-/// Declares a u32 field that Stratum writes as 8 big-endian hex digits
-/// (`ntime`, `nonce`, `version`, `nbits`), accepting shorter forms on input.
-macro_rules! be_hex_u32 {
-    ($(#[$meta:meta])* $name:ident) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
-        pub struct $name(pub u32);
-
-        impl $name {
-            /// Parses the big-endian hex on the wire (left-padding short forms).
-            pub fn from_wire(text: &str) -> Result<$name, $crate::hex::HexError> {
-                $crate::hex::decode_u32_be(text).map($name)
-            }
-
-            /// The 8 lowercase big-endian hex digits miners expect.
-            pub fn to_wire(self) -> String {
-                format!("{:08x}", self.0)
-            }
-        }
-    };
-}
-pub(crate) use be_hex_u32;

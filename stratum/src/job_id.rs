@@ -38,7 +38,10 @@ mod tests {
     fn wire_roundtrip() {
         assert_eq!(JobId::from_wire("1a2b3c4d"), Ok(JobId(0x1a2b3c4d)));
         assert_eq!(JobId(0x1a2b3c4d).to_wire(), "1a2b3c4d");
-        assert_eq!(JobId::from_wire(&JobId(u64::MAX).to_wire()), Ok(JobId(u64::MAX)));
+        assert_eq!(
+            JobId::from_wire(&JobId(u64::MAX).to_wire()),
+            Ok(JobId(u64::MAX))
+        );
         assert!(JobId::from_wire("not-hex").is_err());
         assert!(JobId::from_wire("").is_err());
         assert!(JobId::from_wire("11112222333344445").is_err());

@@ -32,7 +32,9 @@ impl Target {
     pub fn from_difficulty(difficulty: Difficulty) -> Target {
         let (mantissa, exponent) = difficulty.to_mantissa_exponent();
         let target = if exponent >= 0 {
-            DIFF1.shr(exponent as u32).shl_div_saturating(0, mantissa)
+            DIFF1
+                .shifted_right(exponent as u32)
+                .shl_div_saturating(0, mantissa)
         } else {
             DIFF1.shl_div_saturating(exponent.unsigned_abs(), mantissa)
         };

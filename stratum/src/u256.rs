@@ -85,7 +85,7 @@ impl U256 {
     }
 
     /// `self >> shift` (zero once every bit is shifted out).
-    pub fn shr(self, shift: u32) -> U256 {
+    pub fn shifted_right(self, shift: u32) -> U256 {
         if shift >= 256 {
             return U256::ZERO;
         }
@@ -103,13 +103,17 @@ impl U256 {
     }
 
     /// Floor division of `self << shift` by `divisor`, saturating at `MAX`.
-    /// The numerator may exceed 256 bits (up to 256 + 128), which is what
+    /// The numerator may exceed 256 bits (up to 384 bits), which is what
     /// dividing diff1 by a tiny fractional difficulty needs.
     pub fn shl_div_saturating(self, shift: u32, divisor: u64) -> U256 {
         assert!(divisor != 0, "division by zero");
         const LIMBS: usize = 6;
-        if shift > 64 * (LIMBS as u32 - 4) {
-            return if self.is_zero() { U256::ZERO } else { U256::MAX };
+        if self.is_zero() {
+            return U256::ZERO;
+        }
+        if self.bits() + shift > 64 * LIMBS as u32 {
+            // The quotient is at least 2^(384 - 64): far above 2^256.
+            return U256::MAX;
         }
         let mut wide = [0u64; LIMBS];
         wide[..4].copy_from_slice(&self.0);
@@ -186,15 +190,19 @@ mod tests {
         let one = U256::from_u64(1);
         assert_eq!(one.checked_shl(255).unwrap().bits(), 256);
         assert_eq!(one.checked_shl(256), None);
-        assert_eq!(one.checked_shl(200).unwrap().shr(200), one);
-        assert_eq!(U256::MAX.shr(256), U256::ZERO);
-        assert_eq!(U256::MAX.shr(255), one);
+        assert_eq!(one.checked_shl(200).unwrap().shifted_right(200), one);
+        assert_eq!(U256::MAX.shifted_right(256), U256::ZERO);
+        assert_eq!(U256::MAX.shifted_right(255), one);
     }
 
     #[test]
     fn wide_division_saturates() {
         assert_eq!(U256::from_u64(1).shl_div_saturating(256, 1), U256::MAX);
-        assert_eq!(U256::from_u64(1).shl_div_saturating(256, 2), U256::MAX);
+        assert_eq!(
+            U256::from_u64(1).shl_div_saturating(256, 2),
+            U256::from_u64(1).checked_shl(255).unwrap()
+        );
+        assert_eq!(U256::MAX.shl_div_saturating(200, 3), U256::MAX);
         assert_eq!(
             U256::from_u64(1).shl_div_saturating(256, 4),
             U256::from_u64(1).checked_shl(254).unwrap()

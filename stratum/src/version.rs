@@ -45,11 +45,7 @@ impl VersionBits {
     /// rolled bits XORed with the job version (ESP-Miner); a few send the
     /// whole rolled version. All agree when nothing outside the mask is set
     /// beyond what the job itself carries, so anything else is refused.
-    pub fn apply(
-        self,
-        job: Version,
-        mask: VersionMask,
-    ) -> Result<Version, VersionBitsOutsideMask> {
+    pub fn apply(self, job: Version, mask: VersionMask) -> Result<Version, VersionBitsOutsideMask> {
         let outside = self.0 & !mask.0;
         if outside != 0 && outside != job.0 & !mask.0 {
             return Err(VersionBitsOutsideMask {

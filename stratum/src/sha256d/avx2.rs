@@ -91,28 +91,26 @@ impl Lanes for V8 {
             );
             let mut words = [V8(_mm256_setzero_si256()); 16];
             for half in 0..2 {
-                let rows: [__m256i; 8] = std::array::from_fn(|lane| {
-                    _mm256_loadu_si256(blocks[lane].as_ptr().add(32 * half) as *const __m256i)
-                });
-                let pairs: [__m256i; 8] = std::array::from_fn(|index| {
-                    let (a, b) = (rows[index & !1], rows[index | 1]);
-                    if index & 1 == 0 {
-                        _mm256_unpacklo_epi32(a, b)
-                    } else {
-                        _mm256_unpackhi_epi32(a, b)
-                    }
-                });
+                let mut rows = [_mm256_setzero_si256(); 8];
+                for (row, block) in rows.iter_mut().zip(blocks) {
+                    *row = _mm256_loadu_si256(block.as_ptr().add(32 * half) as *const __m256i);
+                }
+                let mut pairs = [_mm256_setzero_si256(); 8];
+                for pair in 0..4 {
+                    let (a, b) = (rows[2 * pair], rows[2 * pair + 1]);
+                    pairs[2 * pair] = _mm256_unpacklo_epi32(a, b);
+                    pairs[2 * pair + 1] = _mm256_unpackhi_epi32(a, b);
+                }
                 // quads[4g + j]: low half word j, high half word 4 + j, of rows 4g..4g+4.
-                let quads: [__m256i; 8] = std::array::from_fn(|index| {
-                    let (group, word) = (index / 4, index % 4);
-                    let low = pairs[4 * group + (word >> 1)];
-                    let high = pairs[4 * group + 2 + (word >> 1)];
-                    if word & 1 == 0 {
-                        _mm256_unpacklo_epi64(low, high)
-                    } else {
-                        _mm256_unpackhi_epi64(low, high)
+                let mut quads = [_mm256_setzero_si256(); 8];
+                for group in 0..2 {
+                    for pair in 0..2 {
+                        let low = pairs[4 * group + pair];
+                        let high = pairs[4 * group + 2 + pair];
+                        quads[4 * group + 2 * pair] = _mm256_unpacklo_epi64(low, high);
+                        quads[4 * group + 2 * pair + 1] = _mm256_unpackhi_epi64(low, high);
                     }
-                });
+                }
                 for word in 0..4 {
                     let low = _mm256_permute2x128_si256::<0x20>(quads[word], quads[4 + word]);
                     let high = _mm256_permute2x128_si256::<0x31>(quads[word], quads[4 + word]);

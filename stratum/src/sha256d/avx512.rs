@@ -76,29 +76,28 @@ impl Lanes for V16 {
     fn load_blocks(blocks: &[&[u8; 64]]) -> [Self; 16] {
         assert_eq!(blocks.len(), 16);
         unsafe {
-            let rows: [__m512i; 16] =
-                std::array::from_fn(|lane| _mm512_loadu_si512(blocks[lane].as_ptr() as *const _));
+            let mut rows = [_mm512_setzero_si512(); 16];
+            for (row, block) in rows.iter_mut().zip(blocks) {
+                *row = _mm512_loadu_si512(block.as_ptr() as *const _);
+            }
             // Stage 1: interleave words of row pairs.
-            let pairs: [__m512i; 16] = std::array::from_fn(|index| {
-                let (a, b) = (rows[index & !1], rows[index | 1]);
-                if index & 1 == 0 {
-                    _mm512_unpacklo_epi32(a, b)
-                } else {
-                    _mm512_unpackhi_epi32(a, b)
-                }
-            });
+            let mut pairs = [_mm512_setzero_si512(); 16];
+            for pair in 0..8 {
+                let (a, b) = (rows[2 * pair], rows[2 * pair + 1]);
+                pairs[2 * pair] = _mm512_unpacklo_epi32(a, b);
+                pairs[2 * pair + 1] = _mm512_unpackhi_epi32(a, b);
+            }
             // Stage 2: each 128-bit chunk k of quads[4g + j] holds word 4k + j
             // of rows 4g..4g+4.
-            let quads: [__m512i; 16] = std::array::from_fn(|index| {
-                let (group, word) = (index / 4, index % 4);
-                let low = pairs[4 * group + (word >> 1)];
-                let high = pairs[4 * group + 2 + (word >> 1)];
-                if word & 1 == 0 {
-                    _mm512_unpacklo_epi64(low, high)
-                } else {
-                    _mm512_unpackhi_epi64(low, high)
+            let mut quads = [_mm512_setzero_si512(); 16];
+            for group in 0..4 {
+                for half in 0..2 {
+                    let low = pairs[4 * group + half];
+                    let high = pairs[4 * group + 2 + half];
+                    quads[4 * group + 2 * half] = _mm512_unpacklo_epi64(low, high);
+                    quads[4 * group + 2 * half + 1] = _mm512_unpackhi_epi64(low, high);
                 }
-            });
+            }
             // Stages 3 and 4: a 4 × 4 transpose of 128-bit chunks.
             let swap = _mm512_set_epi64(
                 0x0c0d0e0f08090a0b,
@@ -112,7 +111,12 @@ impl Lanes for V16 {
             );
             let mut words = [V16(_mm512_setzero_si512()); 16];
             for word in 0..4 {
-                let (a, b, c, d) = (quads[word], quads[4 + word], quads[8 + word], quads[12 + word]);
+                let (a, b, c, d) = (
+                    quads[word],
+                    quads[4 + word],
+                    quads[8 + word],
+                    quads[12 + word],
+                );
                 let ab_low = _mm512_shuffle_i32x4::<0x44>(a, b);
                 let ab_high = _mm512_shuffle_i32x4::<0xee>(a, b);
                 let cd_low = _mm512_shuffle_i32x4::<0x44>(c, d);
@@ -154,7 +158,8 @@ impl Lanes for V16 {
                 0x0c0d0e0f08090a0b,
                 0x0405060700010203,
             );
-            std::array::from_fn(|word| {
+            let mut words = [V16(_mm512_setzero_si512()); 4];
+            for (word, vector) in words.iter_mut().enumerate() {
                 let word = word as i32;
                 // Lanes 0..8 take word `word` of tails 0..8 from quarters 0 and 1,
                 // lanes 8..16 the same of tails 8..16 from quarters 2 and 3.
@@ -178,11 +183,12 @@ impl Lanes for V16 {
                 );
                 let low = _mm512_permutex2var_epi32(quarters[0], index, quarters[1]);
                 let high = _mm512_permutex2var_epi32(quarters[2], index, quarters[3]);
-                V16(_mm512_shuffle_epi8(
+                *vector = V16(_mm512_shuffle_epi8(
                     _mm512_mask_blend_epi32(0xff00, low, high),
                     swap,
-                ))
-            })
+                ));
+            }
+            words
         }
     }
 }

@@ -30,25 +30,29 @@ pub(crate) trait Lanes: Copy {
     /// Loads one block per lane as big-endian words (`blocks.len() == LANES`).
     #[inline(always)]
     fn load_blocks(blocks: &[&[u8; 64]]) -> [Self; 16] {
-        std::array::from_fn(|word| {
+        let mut words = [Self::splat(0); 16];
+        for (word, vector) in words.iter_mut().enumerate() {
             let mut column = [0u32; MAX_LANES];
             for (lane, block) in blocks.iter().enumerate() {
                 column[lane] = be_word(&block[4 * word..]);
             }
-            Self::from_lanes(&column[..Self::LANES])
-        })
+            *vector = Self::from_lanes(&column[..Self::LANES]);
+        }
+        words
     }
 
     /// Loads a header's last 16 bytes per lane (`tails.len() == LANES`).
     #[inline(always)]
     fn load_tails(tails: &[[u8; 16]]) -> [Self; 4] {
-        std::array::from_fn(|word| {
+        let mut words = [Self::splat(0); 4];
+        for (word, vector) in words.iter_mut().enumerate() {
             let mut column = [0u32; MAX_LANES];
             for (lane, tail) in tails.iter().enumerate() {
                 column[lane] = be_word(&tail[4 * word..]);
             }
-            Self::from_lanes(&column[..Self::LANES])
-        })
+            *vector = Self::from_lanes(&column[..Self::LANES]);
+        }
+        words
     }
 
     /// Writes each lane's digest as bytes (`out.len() == LANES`).
@@ -76,13 +80,15 @@ fn be_word(bytes: &[u8]) -> u32 {
 
 #[inline(always)]
 fn states_to_lanes<L: Lanes>(states: &[[u32; 8]]) -> [L; 8] {
-    std::array::from_fn(|word| {
+    let mut words = [L::splat(0); 8];
+    for (word, vector) in words.iter_mut().enumerate() {
         let mut column = [0u32; MAX_LANES];
         for (lane, state) in states.iter().enumerate() {
             column[lane] = state[word];
         }
-        L::from_lanes(&column[..L::LANES])
-    })
+        *vector = L::from_lanes(&column[..L::LANES]);
+    }
+    words
 }
 
 #[inline(always)]
@@ -132,31 +138,59 @@ macro_rules! round {
     }};
 }
 
-/// Eight rounds starting at round `$t`; `$wk` maps a round number to its `W + K`.
+/// `W[t] + K[t]` of a block being expanded in the 16-word ring `$w`; with
+/// every index a constant after unrolling, `$w` lives in registers.
+macro_rules! expanded_wk {
+    ($w:ident, $t:expr) => {{
+        if $t >= 16 {
+            $w[$t % 16] = small_sigma1($w[($t + 14) % 16])
+                .add($w[($t + 9) % 16])
+                .add(small_sigma0($w[($t + 1) % 16]))
+                .add($w[$t % 16]);
+        }
+        $w[$t % 16].add(L::splat(K[$t]))
+    }};
+}
+
+/// `W[t] + K[t]` of a block whose schedule was computed in advance.
+macro_rules! constant_wk {
+    ($schedule:ident, $t:expr) => {
+        L::splat($schedule[$t])
+    };
+}
+
+/// Eight rounds from round `$t`, taking `W + K` from `$wk!($source, t)`.
 macro_rules! eight_rounds {
-    ($s:ident, $t:expr, $wk:ident) => {{
-        round!($s, $wk($t), 0, 1, 2, 3, 4, 5, 6, 7);
-        round!($s, $wk($t + 1), 7, 0, 1, 2, 3, 4, 5, 6);
-        round!($s, $wk($t + 2), 6, 7, 0, 1, 2, 3, 4, 5);
-        round!($s, $wk($t + 3), 5, 6, 7, 0, 1, 2, 3, 4);
-        round!($s, $wk($t + 4), 4, 5, 6, 7, 0, 1, 2, 3);
-        round!($s, $wk($t + 5), 3, 4, 5, 6, 7, 0, 1, 2);
-        round!($s, $wk($t + 6), 2, 3, 4, 5, 6, 7, 0, 1);
-        round!($s, $wk($t + 7), 1, 2, 3, 4, 5, 6, 7, 0);
+    ($s:ident, $t:expr, $wk:ident, $source:ident) => {{
+        round!($s, $wk!($source, $t), 0, 1, 2, 3, 4, 5, 6, 7);
+        round!($s, $wk!($source, $t + 1), 7, 0, 1, 2, 3, 4, 5, 6);
+        round!($s, $wk!($source, $t + 2), 6, 7, 0, 1, 2, 3, 4, 5);
+        round!($s, $wk!($source, $t + 3), 5, 6, 7, 0, 1, 2, 3, 4);
+        round!($s, $wk!($source, $t + 4), 4, 5, 6, 7, 0, 1, 2, 3);
+        round!($s, $wk!($source, $t + 5), 3, 4, 5, 6, 7, 0, 1, 2);
+        round!($s, $wk!($source, $t + 6), 2, 3, 4, 5, 6, 7, 0, 1);
+        round!($s, $wk!($source, $t + 7), 1, 2, 3, 4, 5, 6, 7, 0);
     }};
 }
 
 macro_rules! sixty_four_rounds {
-    ($s:ident, $wk:ident) => {{
-        eight_rounds!($s, 0, $wk);
-        eight_rounds!($s, 8, $wk);
-        eight_rounds!($s, 16, $wk);
-        eight_rounds!($s, 24, $wk);
-        eight_rounds!($s, 32, $wk);
-        eight_rounds!($s, 40, $wk);
-        eight_rounds!($s, 48, $wk);
-        eight_rounds!($s, 56, $wk);
+    ($s:ident, $wk:ident, $source:ident) => {{
+        eight_rounds!($s, 0, $wk, $source);
+        eight_rounds!($s, 8, $wk, $source);
+        eight_rounds!($s, 16, $wk, $source);
+        eight_rounds!($s, 24, $wk, $source);
+        eight_rounds!($s, 32, $wk, $source);
+        eight_rounds!($s, 40, $wk, $source);
+        eight_rounds!($s, 48, $wk, $source);
+        eight_rounds!($s, 56, $wk, $source);
     }};
+}
+
+#[inline(always)]
+fn add_state<L: Lanes>(state: &mut [L; 8], rounds: [L; 8]) {
+    for word in 0..8 {
+        state[word] = state[word].add(rounds[word]);
+    }
 }
 
 /// Compresses one block (as 16 big-endian words) into `state`.
@@ -164,38 +198,30 @@ macro_rules! sixty_four_rounds {
 pub(crate) fn compress<L: Lanes>(state: &mut [L; 8], block: [L; 16]) {
     let mut w = block;
     let mut s = *state;
-    // Rounds 16.. expand the schedule in place in a 16-word ring; with the
-    // whole function unrolled every index is a constant and `w` lives in
-    // registers.
-    let mut wk = |t: usize| -> L {
-        if t >= 16 {
-            w[t % 16] = small_sigma1(w[(t - 2) % 16])
-                .add(w[(t - 7) % 16])
-                .add(small_sigma0(w[(t - 15) % 16]))
-                .add(w[t % 16]);
-        }
-        w[t % 16].add(L::splat(K[t]))
-    };
-    sixty_four_rounds!(s, wk);
-    for (word, round_word) in state.iter_mut().zip(s) {
-        *word = word.add(round_word);
-    }
+    sixty_four_rounds!(s, expanded_wk, w);
+    add_state(state, s);
 }
 
 /// Compresses a block whose schedule is known in advance (`W + K` per round).
 #[inline(always)]
 pub(crate) fn compress_constant<L: Lanes>(state: &mut [L; 8], schedule: &[u32; 64]) {
     let mut s = *state;
-    let wk = |t: usize| -> L { L::splat(schedule[t]) };
-    sixty_four_rounds!(s, wk);
-    for (word, round_word) in state.iter_mut().zip(s) {
-        *word = word.add(round_word);
-    }
+    sixty_four_rounds!(s, constant_wk, schedule);
+    add_state(state, s);
 }
 
 #[inline(always)]
 pub(crate) fn initial_state<L: Lanes>() -> [L; 8] {
-    IV.map(L::splat)
+    splat_state(&IV)
+}
+
+#[inline(always)]
+fn splat_state<L: Lanes>(words: &[u32; 8]) -> [L; 8] {
+    let mut state = [L::splat(0); 8];
+    for word in 0..8 {
+        state[word] = L::splat(words[word]);
+    }
+    state
 }
 
 /// The second SHA-256 of sha256d: hashes a 32-byte digest (one padded block).
@@ -291,8 +317,10 @@ pub(crate) fn sha256d_64_batch<L: Lanes>(blocks: &[[u8; 64]], out: &mut [[u8; 32
     assert_eq!(blocks.len(), out.len(), "one output per input");
     for (inputs, outputs) in blocks.chunks(L::LANES).zip(out.chunks_mut(L::LANES)) {
         // A short last group repeats its last block in the idle lanes.
-        let refs: [&[u8; 64]; MAX_LANES] =
-            std::array::from_fn(|lane| &inputs[lane.min(inputs.len() - 1)]);
+        let mut refs = [&inputs[0]; MAX_LANES];
+        for (lane, slot) in refs.iter_mut().enumerate() {
+            *slot = &inputs[lane.min(inputs.len() - 1)];
+        }
         let digests = sha256d_64(L::load_blocks(&refs[..L::LANES]));
         if outputs.len() == L::LANES {
             L::store_digests(digests, outputs);
@@ -312,7 +340,7 @@ pub(crate) fn sha256d_header_batch<L: Lanes>(
     out: &mut [[u8; 32]],
 ) {
     assert_eq!(tails.len(), out.len(), "one output per input");
-    let midstate = midstate.map(L::splat);
+    let midstate = splat_state::<L>(midstate);
     for (inputs, outputs) in tails.chunks(L::LANES).zip(out.chunks_mut(L::LANES)) {
         if inputs.len() == L::LANES {
             let digests = sha256d_header(midstate, L::load_tails(inputs));
@@ -334,8 +362,10 @@ pub(crate) fn compress_each<L: Lanes>(states: &mut [[u32; 8]], blocks: &[&[u8; 6
     assert!(states.len() == blocks.len() && states.len() <= L::LANES);
     let mut padded_states = [[0u32; 8]; MAX_LANES];
     padded_states[..states.len()].copy_from_slice(states);
-    let refs: [&[u8; 64]; MAX_LANES] =
-        std::array::from_fn(|lane| blocks[lane.min(blocks.len() - 1)]);
+    let mut refs = [blocks[0]; MAX_LANES];
+    for (lane, slot) in refs.iter_mut().enumerate() {
+        *slot = blocks[lane.min(blocks.len() - 1)];
+    }
     let mut vectors = states_to_lanes::<L>(&padded_states[..L::LANES]);
     compress(&mut vectors, L::load_blocks(&refs[..L::LANES]));
     lanes_to_states(vectors, &mut padded_states[..L::LANES]);
@@ -415,7 +445,10 @@ pub(crate) fn sha256d_ragged<L: Lanes>(messages: &[&[u8]], out: &mut [[u8; 32]])
         if jobs[..L::LANES].iter().all(Option::is_none) {
             return;
         }
-        let refs: [&[u8; 64]; MAX_LANES] = std::array::from_fn(|lane| &buffers[lane]);
+        let mut refs = [&buffers[0]; MAX_LANES];
+        for (slot, buffer) in refs.iter_mut().zip(buffers.iter()) {
+            *slot = buffer;
+        }
         compress_each::<L>(&mut states[..L::LANES], &refs[..L::LANES]);
         for lane in 0..L::LANES {
             let Some(job) = jobs[lane].as_mut() else {

@@ -138,8 +138,8 @@ impl Sha256d {
 
     /// Forces an implementation by its name (`portable`, `sha-ni`, `avx2`, `avx512`).
     pub fn by_name(name: &str) -> Result<Sha256d, SelectError> {
-        let implementation =
-            Implementation::from_name(name).ok_or_else(|| SelectError::Unknown(name.to_string()))?;
+        let implementation = Implementation::from_name(name)
+            .ok_or_else(|| SelectError::Unknown(name.to_string()))?;
         Sha256d::new(implementation)
     }
 
@@ -185,7 +185,11 @@ impl Sha256d {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `new` checked the CPU features.
             Implementation::ShaNi => unsafe {
-                streaming(data, |s, b| shani::compress_blocks(s, b), |s, o| shani::finish(s, o))
+                streaming(
+                    data,
+                    |s, b| shani::compress_blocks(s, b),
+                    |s, o| shani::finish(s, o),
+                )
             },
             _ => {
                 let mut out = [[0u8; 32]];

@@ -68,10 +68,7 @@ unsafe fn quad_round(state: &mut State, wk: __m128i) {
 /// Rounds `4Q..4Q+4` of `N` independent streams; from `Q = 4` on it first
 /// expands the next four schedule words in the ring `m`.
 #[inline(always)]
-unsafe fn quad<const Q: usize, const N: usize>(
-    states: &mut [State; N],
-    m: &mut [[__m128i; 4]; N],
-) {
+unsafe fn quad<const Q: usize, const N: usize>(states: &mut [State; N], m: &mut [[__m128i; 4]; N]) {
     let k = load_words(K.as_ptr().add(4 * Q));
     for n in 0..N {
         let ring = &mut m[n];
@@ -147,10 +144,11 @@ unsafe fn hash_digests<const N: usize>(first: [State; N]) -> [State; N] {
         load_words(PAD_32_TAIL.as_ptr()),
         load_words(PAD_32_TAIL.as_ptr().add(4)),
     ];
-    let blocks = first.map(|state| {
+    let mut blocks = [[pad[0]; 4]; N];
+    for (block, state) in blocks.iter_mut().zip(first) {
         let [abcd, efgh] = to_words(state);
-        [abcd, efgh, pad[0], pad[1]]
-    });
+        *block = [abcd, efgh, pad[0], pad[1]];
+    }
     let mut states = [to_state(&IV); N];
     compress(&mut states, blocks);
     states
@@ -167,7 +165,11 @@ unsafe fn store_digest(state: State, out: &mut [u8; 32]) {
 #[inline(always)]
 unsafe fn sha256d_64_n<const N: usize>(blocks: [&[u8; 64]; N], out: [&mut [u8; 32]; N]) {
     let mut states = [to_state(&IV); N];
-    compress(&mut states, blocks.map(|block| load_block(block.as_ptr())));
+    let mut loaded = [[_mm_setzero_si128(); 4]; N];
+    for (loaded, block) in loaded.iter_mut().zip(blocks) {
+        *loaded = load_block(block.as_ptr());
+    }
+    compress(&mut states, loaded);
     compress_constant(&mut states, &PAD_64_WK);
     for (state, out) in hash_digests(states).into_iter().zip(out) {
         store_digest(state, out);
@@ -186,10 +188,11 @@ unsafe fn header_n<const N: usize>(
         load_words(PAD_80_TAIL.as_ptr().add(8)),
     ];
     let mut states = [to_state(midstate); N];
-    compress(
-        &mut states,
-        tails.map(|tail| [load_be(tail.as_ptr()), pad[0], pad[1], pad[2]]),
-    );
+    let mut blocks = [[pad[0]; 4]; N];
+    for (block, tail) in blocks.iter_mut().zip(tails) {
+        *block = [load_be(tail.as_ptr()), pad[0], pad[1], pad[2]];
+    }
+    compress(&mut states, blocks);
     for (state, out) in hash_digests(states).into_iter().zip(out) {
         store_digest(state, out);
     }

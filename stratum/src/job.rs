@@ -1,0 +1,147 @@
+//! A mining job: everything a miner needs to build headers, and what the
+//! pool needs to rebuild them from a `mining.submit`.
+//!
+//! coinbase = coinb1 ‖ extranonce1 ‖ extranonce2 ‖ coinb2 (non-witness form);
+//! merkle root = fold of sha256d(node ‖ sibling) up the branch;
+//! header version = (job version & !mask) | (version bits & mask).
+
+use crate::extranonce::{Extranonce1, Extranonce2};
+use crate::header;
+use crate::job_id::JobId;
+use crate::merkle;
+use crate::nbits::{NBits, NBitsError};
+use crate::nonce::Nonce;
+use crate::ntime::Ntime;
+use crate::prevhash::PrevHash;
+use crate::sha256d::Sha256d;
+use crate::target::Target;
+use crate::version::{Version, VersionBits, VersionBitsOutsideMask, VersionMask};
+
+/// The parts of a job, as `mining.notify` carries them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobParts {
+    pub id: JobId,
+    pub prevhash: PrevHash,
+    pub coinb1: Vec<u8>,
+    pub coinb2: Vec<u8>,
+    /// Siblings of the coinbase, bottom up, internal byte order.
+    pub merkle_branch: Vec<[u8; 32]>,
+    pub version: Version,
+    pub nbits: NBits,
+    pub ntime: Ntime,
+    pub clean_jobs: bool,
+}
+
+/// A job with its network target decoded once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Job {
+    parts: JobParts,
+    network_target: Target,
+}
+
+impl Job {
+    /// Fails only when `nbits` is not a valid compact target.
+    pub fn new(parts: JobParts) -> Result<Job, NBitsError> {
+        let network_target = parts.nbits.to_target()?;
+        Ok(Job {
+            parts,
+            network_target,
+        })
+    }
+
+    pub fn parts(&self) -> &JobParts {
+        &self.parts
+    }
+
+    pub fn id(&self) -> JobId {
+        self.parts.id
+    }
+
+    pub fn version(&self) -> Version {
+        self.parts.version
+    }
+
+    pub fn nbits(&self) -> NBits {
+        self.parts.nbits
+    }
+
+    pub fn ntime(&self) -> Ntime {
+        self.parts.ntime
+    }
+
+    pub fn prevhash(&self) -> &PrevHash {
+        &self.parts.prevhash
+    }
+
+    pub fn network_target(&self) -> &Target {
+        &self.network_target
+    }
+
+    /// The coinbase in its non-witness serialization (what the txid hashes).
+    pub fn coinbase(&self, extranonce1: &Extranonce1, extranonce2: &Extranonce2) -> Vec<u8> {
+        let mut coinbase = Vec::new();
+        self.coinbase_into(extranonce1, extranonce2, &mut coinbase);
+        coinbase
+    }
+
+    /// Like [`Job::coinbase`], reusing `out`'s allocation.
+    pub fn coinbase_into(
+        &self,
+        extranonce1: &Extranonce1,
+        extranonce2: &Extranonce2,
+        out: &mut Vec<u8>,
+    ) {
+        out.clear();
+        out.reserve(
+            self.parts.coinb1.len()
+                + extranonce1.len()
+                + extranonce2.len()
+                + self.parts.coinb2.len(),
+        );
+        out.extend_from_slice(&self.parts.coinb1);
+        out.extend_from_slice(extranonce1.as_bytes());
+        out.extend_from_slice(extranonce2.as_bytes());
+        out.extend_from_slice(&self.parts.coinb2);
+    }
+
+    /// The merkle root a share with these extranonces commits to.
+    pub fn merkle_root(
+        &self,
+        engine: &Sha256d,
+        extranonce1: &Extranonce1,
+        extranonce2: &Extranonce2,
+    ) -> [u8; 32] {
+        let txid = engine.hash(&self.coinbase(extranonce1, extranonce2));
+        merkle::root_from_branch(engine, &txid, &self.parts.merkle_branch)
+    }
+
+    /// The header version of a share: the job's own without version bits.
+    pub fn rolled_version(
+        &self,
+        version_bits: Option<VersionBits>,
+        mask: VersionMask,
+    ) -> Result<Version, VersionBitsOutsideMask> {
+        match version_bits {
+            Some(bits) => bits.apply(self.parts.version, mask),
+            None => Ok(self.parts.version),
+        }
+    }
+
+    /// The 80-byte header of a share.
+    pub fn header(
+        &self,
+        merkle_root: &[u8; 32],
+        version: Version,
+        ntime: Ntime,
+        nonce: Nonce,
+    ) -> [u8; 80] {
+        header::serialize(
+            version,
+            &self.parts.prevhash,
+            merkle_root,
+            ntime,
+            self.parts.nbits,
+            nonce,
+        )
+    }
+}
