@@ -47,3 +47,34 @@ pub fn sample_nodes(count: usize) -> Vec<[u8; 64]> {
         })
         .collect()
 }
+
+/// A job shaped like a mainnet one: a 250-byte coinbase (extranonces
+/// included) and a 12-level merkle branch (2,000 to 4,000 transactions).
+pub fn sample_job() -> stratum::Job {
+    use stratum::message::Notify;
+    stratum::Job::new(Notify {
+        job_id: stratum::JobId(0x1a2b_3c4d),
+        prevhash: stratum::PrevHash(sample_bytes(32, 7).try_into().expect("32 bytes")),
+        coinb1: sample_bytes(60, 8),
+        coinb2: sample_bytes(250 - 60 - 4 - 8, 9),
+        merkle_branch: (0..12)
+            .map(|level| sample_bytes(32, 20 + level).try_into().expect("32 bytes"))
+            .collect(),
+        version: stratum::Version(0x2000_0000),
+        nbits: stratum::NBits(0x1702_3a04),
+        ntime: stratum::Ntime(0x6740_0000),
+        clean_jobs: true,
+    })
+    .expect("valid nbits")
+}
+
+/// A share on [`sample_job`] with a 4-byte extranonce1 and 8-byte extranonce2.
+pub fn sample_share() -> stratum::Share {
+    stratum::Share {
+        extranonce1: stratum::Extranonce1::from_bytes(&[0xf0, 0, 0, 0x0a]).expect("4 bytes"),
+        extranonce2: stratum::Extranonce2::from_bytes(&[0; 8]).expect("8 bytes"),
+        ntime: stratum::Ntime(0x6740_0010),
+        nonce: stratum::Nonce(0),
+        version_bits: Some(stratum::VersionBits(0x2000)),
+    }
+}

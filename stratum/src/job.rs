@@ -9,6 +9,7 @@ use crate::extranonce::{Extranonce1, Extranonce2};
 use crate::header;
 use crate::job_id::JobId;
 use crate::merkle;
+use crate::message::Notify;
 use crate::nbits::{NBits, NBitsError};
 use crate::nonce::Nonce;
 use crate::ntime::Ntime;
@@ -17,60 +18,46 @@ use crate::sha256d::Sha256d;
 use crate::target::Target;
 use crate::version::{Version, VersionBits, VersionBitsOutsideMask, VersionMask};
 
-/// The parts of a job, as `mining.notify` carries them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct JobParts {
-    pub id: JobId,
-    pub prevhash: PrevHash,
-    pub coinb1: Vec<u8>,
-    pub coinb2: Vec<u8>,
-    /// Siblings of the coinbase, bottom up, internal byte order.
-    pub merkle_branch: Vec<[u8; 32]>,
-    pub version: Version,
-    pub nbits: NBits,
-    pub ntime: Ntime,
-    pub clean_jobs: bool,
-}
-
 /// A job with its network target decoded once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Job {
-    parts: JobParts,
+    notify: Notify,
     network_target: Target,
 }
 
 impl Job {
     /// Fails only when `nbits` is not a valid compact target.
-    pub fn new(parts: JobParts) -> Result<Job, NBitsError> {
-        let network_target = parts.nbits.to_target()?;
+    pub fn new(notify: Notify) -> Result<Job, NBitsError> {
+        let network_target = notify.nbits.to_target()?;
         Ok(Job {
-            parts,
+            notify,
             network_target,
         })
     }
 
-    pub fn parts(&self) -> &JobParts {
-        &self.parts
+    /// The `mining.notify` that announces this job.
+    pub fn notify(&self) -> &Notify {
+        &self.notify
     }
 
     pub fn id(&self) -> JobId {
-        self.parts.id
+        self.notify.job_id
     }
 
     pub fn version(&self) -> Version {
-        self.parts.version
+        self.notify.version
     }
 
     pub fn nbits(&self) -> NBits {
-        self.parts.nbits
+        self.notify.nbits
     }
 
     pub fn ntime(&self) -> Ntime {
-        self.parts.ntime
+        self.notify.ntime
     }
 
     pub fn prevhash(&self) -> &PrevHash {
-        &self.parts.prevhash
+        &self.notify.prevhash
     }
 
     pub fn network_target(&self) -> &Target {
@@ -93,15 +80,15 @@ impl Job {
     ) {
         out.clear();
         out.reserve(
-            self.parts.coinb1.len()
+            self.notify.coinb1.len()
                 + extranonce1.len()
                 + extranonce2.len()
-                + self.parts.coinb2.len(),
+                + self.notify.coinb2.len(),
         );
-        out.extend_from_slice(&self.parts.coinb1);
+        out.extend_from_slice(&self.notify.coinb1);
         out.extend_from_slice(extranonce1.as_bytes());
         out.extend_from_slice(extranonce2.as_bytes());
-        out.extend_from_slice(&self.parts.coinb2);
+        out.extend_from_slice(&self.notify.coinb2);
     }
 
     /// The merkle root a share with these extranonces commits to.
@@ -112,7 +99,7 @@ impl Job {
         extranonce2: &Extranonce2,
     ) -> [u8; 32] {
         let txid = engine.hash(&self.coinbase(extranonce1, extranonce2));
-        merkle::root_from_branch(engine, &txid, &self.parts.merkle_branch)
+        merkle::root_from_branch(engine, &txid, &self.notify.merkle_branch)
     }
 
     /// The header version of a share: the job's own without version bits.
@@ -122,8 +109,8 @@ impl Job {
         mask: VersionMask,
     ) -> Result<Version, VersionBitsOutsideMask> {
         match version_bits {
-            Some(bits) => bits.apply(self.parts.version, mask),
-            None => Ok(self.parts.version),
+            Some(bits) => bits.apply(self.notify.version, mask),
+            None => Ok(self.notify.version),
         }
     }
 
@@ -137,10 +124,10 @@ impl Job {
     ) -> [u8; 80] {
         header::serialize(
             version,
-            &self.parts.prevhash,
+            &self.notify.prevhash,
             merkle_root,
             ntime,
-            self.parts.nbits,
+            self.notify.nbits,
             nonce,
         )
     }

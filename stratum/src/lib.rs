@@ -27,7 +27,7 @@ pub mod version;
 
 pub use difficulty::Difficulty;
 pub use extranonce::{Extranonce1, Extranonce2};
-pub use job::{Job, JobParts};
+pub use job::Job;
 pub use job_id::JobId;
 pub use nbits::NBits;
 pub use nonce::Nonce;

@@ -155,7 +155,7 @@ impl ShareValidator {
             job.coinbase_into(&share.extranonce1, &share.extranonce2, coinbase);
             let txid = engine.hash(coinbase);
             CachedRoot {
-                merkle_root: merkle::root_from_branch(engine, &txid, &job.parts().merkle_branch),
+                merkle_root: merkle::root_from_branch(engine, &txid, &job.notify().merkle_branch),
                 midstates: [(Version(0), Midstate([0; 8])); MIDSTATES_PER_ROOT],
                 filled: 0,
                 next_slot: 0,
@@ -193,5 +193,202 @@ impl ShareValidator {
 
     pub fn engine(&self) -> Sha256d {
         self.engine
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Notify;
+    use crate::nbits::NBits;
+    use crate::prevhash::PrevHash;
+    use crate::sha256d::Implementation;
+
+    fn job(id: u64, nbits: u32) -> Job {
+        Job::new(Notify {
+            job_id: JobId(id),
+            prevhash: PrevHash([7; 32]),
+            coinb1: vec![1; 60],
+            coinb2: vec![2; 180],
+            merkle_branch: (0..12u8).map(|level| [level; 32]).collect(),
+            version: Version(0x2000_0000),
+            nbits: NBits(nbits),
+            ntime: Ntime(1_700_000_000),
+            clean_jobs: true,
+        })
+        .unwrap()
+    }
+
+    fn share(en2: u64, nonce: u32, version_bits: Option<u32>) -> Share {
+        Share {
+            extranonce1: Extranonce1::from_bytes(&[0xf0, 0, 0, 0x0a]).unwrap(),
+            extranonce2: Extranonce2::from_bytes(&en2.to_be_bytes()).unwrap(),
+            ntime: Ntime(1_700_000_100),
+            nonce: Nonce(nonce),
+            version_bits: version_bits.map(VersionBits),
+        }
+    }
+
+    /// The same share assembled and hashed the slow way, with no cache.
+    fn expected_hash(job: &Job, share: &Share, mask: VersionMask) -> [u8; 32] {
+        let engine = Sha256d::new(Implementation::Portable).unwrap();
+        let root = job.merkle_root(&engine, &share.extranonce1, &share.extranonce2);
+        let version = job.rolled_version(share.version_bits, mask).unwrap();
+        engine.hash_80(&job.header(&root, version, share.ntime, share.nonce))
+    }
+
+    #[test]
+    fn cached_and_uncached_hashes_agree_for_every_implementation() {
+        let mask = VersionMask::POOL_DEFAULT;
+        let job = job(1, 0x1d00ffff);
+        for implementation in Implementation::available() {
+            let mut validator = ShareValidator::new(Sha256d::new(implementation).unwrap(), 64);
+            for (en2, nonce, bits) in [
+                (1, 5, None),
+                (1, 6, None),
+                (1, 6, Some(0x2000)),
+                (2, 6, Some(0x4000)),
+            ] {
+                let share = share(en2, nonce, bits);
+                let check = validator
+                    .validate(&job, &share, mask, &Target::MAX)
+                    .unwrap();
+                assert_eq!(
+                    check.hash,
+                    expected_hash(&job, &share, mask),
+                    "{implementation}"
+                );
+                assert!(check.meets_share_target);
+                assert!(!check.meets_network_target);
+            }
+        }
+    }
+
+    #[test]
+    fn rolling_the_nonce_hits_the_cache() {
+        let mask = VersionMask::POOL_DEFAULT;
+        let job = job(1, 0x1d00ffff);
+        let mut validator = ShareValidator::default();
+        validator
+            .validate(&job, &share(1, 0, None), mask, &Target::MAX)
+            .unwrap();
+        assert_eq!(
+            validator.stats(),
+            CacheStats {
+                hits: 0,
+                root_misses: 1,
+                midstate_misses: 1
+            }
+        );
+        for nonce in 1..10 {
+            validator
+                .validate(&job, &share(1, nonce, None), mask, &Target::MAX)
+                .unwrap();
+        }
+        assert_eq!(validator.stats().hits, 9);
+        // A new version reuses the root but needs a midstate.
+        validator
+            .validate(&job, &share(1, 0, Some(0x2000)), mask, &Target::MAX)
+            .unwrap();
+        assert_eq!(validator.stats().root_misses, 1);
+        assert_eq!(validator.stats().midstate_misses, 2);
+        // A new extranonce2 needs both.
+        validator
+            .validate(&job, &share(2, 0, None), mask, &Target::MAX)
+            .unwrap();
+        assert_eq!(validator.stats().root_misses, 2);
+        // Same extranonces on another job are another root.
+        validator
+            .validate(
+                &self::job(2, 0x1d00ffff),
+                &share(2, 0, None),
+                mask,
+                &Target::MAX,
+            )
+            .unwrap();
+        assert_eq!(validator.stats().root_misses, 3);
+    }
+
+    #[test]
+    fn more_versions_than_slots_still_hash_correctly() {
+        let mask = VersionMask::POOL_DEFAULT;
+        let job = job(1, 0x1d00ffff);
+        let mut validator = ShareValidator::default();
+        for round in 0..3 {
+            for step in 0..(MIDSTATES_PER_ROOT as u32 + 2) {
+                let share = share(1, round, Some(step << 13));
+                let check = validator
+                    .validate(&job, &share, mask, &Target::MAX)
+                    .unwrap();
+                assert_eq!(check.hash, expected_hash(&job, &share, mask));
+            }
+        }
+    }
+
+    #[test]
+    fn targets_decide_share_and_block() {
+        let mask = VersionMask::NONE;
+        let mut validator = ShareValidator::default();
+        // Regtest's limit: about every other hash is a block.
+        let easy = job(1, 0x207fffff);
+        let blocks = (0..64)
+            .filter(|&nonce| {
+                let check = validator
+                    .validate(&easy, &share(1, nonce, None), mask, &Target::MAX)
+                    .unwrap();
+                assert_eq!(
+                    check.meets_network_target,
+                    easy.network_target().is_met_by(&check.hash)
+                );
+                check.meets_network_target
+            })
+            .count();
+        assert!(blocks > 10 && blocks < 54, "{blocks} of 64");
+        // An impossible share target rejects; the difficulty is still reported.
+        let check = validator
+            .validate(
+                &easy,
+                &share(1, 0, None),
+                mask,
+                &Target::from_u256(crate::u256::U256::ZERO),
+            )
+            .unwrap();
+        assert!(!check.meets_share_target);
+        assert!(check.difficulty() > 0.0);
+    }
+
+    #[test]
+    fn version_bits_outside_the_mask_are_refused_before_hashing() {
+        let mut validator = ShareValidator::default();
+        let result = validator.validate(
+            &job(1, 0x1d00ffff),
+            &share(1, 0, Some(0x1)),
+            VersionMask::POOL_DEFAULT,
+            &Target::MAX,
+        );
+        assert!(result.is_err());
+        assert_eq!(validator.stats(), CacheStats::default());
+    }
+
+    #[test]
+    fn the_cache_is_bounded_and_can_forget() {
+        let mask = VersionMask::NONE;
+        let job = job(1, 0x1d00ffff);
+        let mut validator = ShareValidator::new(Sha256d::best(), 8);
+        for en2 in 0..100 {
+            let share = share(en2, 0, None);
+            let check = validator
+                .validate(&job, &share, mask, &Target::MAX)
+                .unwrap();
+            assert_eq!(check.hash, expected_hash(&job, &share, mask));
+            assert!(validator.roots.len() <= 8);
+        }
+        validator.forget_job(JobId(1));
+        assert!(validator.roots.is_empty());
+        validator
+            .validate(&job, &share(1, 0, None), mask, &Target::MAX)
+            .unwrap();
+        validator.clear();
+        assert!(validator.roots.is_empty());
     }
 }
