@@ -32,7 +32,9 @@ fn share_bench(c: &mut Criterion) {
         // Hot: the miner rolls the nonce on the same extranonce2 and version.
         let mut validator = ShareValidator::new(engine, 1 << 20);
         let mut share = benches::sample_share();
-        validator.validate(&job, &share, mask, &share_target).unwrap();
+        validator
+            .validate(&job, &share, mask, &share_target)
+            .unwrap();
         group.bench_function(BenchmarkId::new("hot", engine.implementation()), |b| {
             b.iter(|| {
                 share.nonce = Nonce(share.nonce.0.wrapping_add(1));

@@ -83,7 +83,9 @@ pub struct TestnetBlock {
 /// row whose first cell is not a height are skipped).
 pub fn load_testnet_blocks() -> Vec<TestnetBlock> {
     let json = read_vector_json("blockfilters.json");
-    let rows = json.as_array().expect("blockfilters.json is an array of rows");
+    let rows = json
+        .as_array()
+        .expect("blockfilters.json is an array of rows");
     let blocks: Vec<TestnetBlock> = rows
         .iter()
         .filter_map(|row| {
@@ -174,7 +176,7 @@ impl Wide {
     }
 
     /// `self << shift`; panics if bits would be lost.
-    pub fn shl(self, shift: u32) -> Wide {
+    pub fn shifted_left(self, shift: u32) -> Wide {
         let mut out = [0u64; 6];
         for bit in 0..384u32 {
             if self.0[(bit / 64) as usize] >> (bit % 64) & 1 == 1 {
@@ -187,7 +189,7 @@ impl Wide {
     }
 
     /// `self + other`; panics on overflow.
-    pub fn add(self, other: Wide) -> Wide {
+    pub fn plus(self, other: Wide) -> Wide {
         let mut out = [0u64; 6];
         let mut carry = false;
         for (index, slot) in out.iter_mut().enumerate() {
@@ -252,12 +254,9 @@ mod tests {
     #[test]
     fn wide_arithmetic() {
         let one = Wide::from_u64(1);
-        assert_eq!(one.shl(200).0[3], 1 << 8);
-        assert!(one.shl(200) > Wide::from_u64(u64::MAX));
-        assert_eq!(
-            Wide::from_u64(u64::MAX).add(one),
-            Wide([0, 1, 0, 0, 0, 0])
-        );
+        assert_eq!(one.shifted_left(200).0[3], 1 << 8);
+        assert!(one.shifted_left(200) > Wide::from_u64(u64::MAX));
+        assert_eq!(Wide::from_u64(u64::MAX).plus(one), Wide([0, 1, 0, 0, 0, 0]));
         assert_eq!(
             Wide([0, 1, 0, 0, 0, 0]).abs_diff(one),
             Wide::from_u64(u64::MAX)
@@ -278,7 +277,7 @@ mod tests {
 
     #[test]
     fn sha2_oracle_matches_the_known_empty_hash() {
-        // sha256d("") from the SHA-256 of the empty string's well-known digest.
+        // The well-known sha256d of the empty message.
         assert_eq!(
             hex::encode(sha2_sha256d(b"")),
             "5df6e0e2761359d30a8275058e299fcc0381534545f55cf43e41983f5d4c9456"
