@@ -125,16 +125,20 @@ fn small_sigma1<L: Lanes>(x: L) -> L {
 }
 
 /// One round with `wk = W[t] + K[t]`; the caller rotates the register names
-/// instead of moving eight values.
+/// instead of moving eight values. The sums are ordered so that what is
+/// known early (h, wk, then Ch and Maj) is added first and the sigmas of the
+/// values the previous round just produced come last: the dependency chain
+/// from one round to the next stays three or four operations long.
 macro_rules! round {
     ($s:ident, $wk:expr, $a:tt, $b:tt, $c:tt, $d:tt, $e:tt, $f:tt, $g:tt, $h:tt) => {{
         let t1 = $s[$h]
-            .add(big_sigma1($s[$e]))
+            .add($wk)
             .add(L::ch($s[$e], $s[$f], $s[$g]))
-            .add($wk);
-        let t2 = big_sigma0($s[$a]).add(L::maj($s[$a], $s[$b], $s[$c]));
+            .add(big_sigma1($s[$e]));
         $s[$d] = $s[$d].add(t1);
-        $s[$h] = t1.add(t2);
+        $s[$h] = t1
+            .add(L::maj($s[$a], $s[$b], $s[$c]))
+            .add(big_sigma0($s[$a]));
     }};
 }
 
