@@ -5,7 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
-use stratum::share::{Share, ShareValidator};
+use stratum::share::ShareValidator;
 use stratum::{Extranonce2, Nonce, Target, VersionMask};
 
 fn share_bench(c: &mut Criterion) {
