@@ -10,6 +10,12 @@ use std::arch::x86_64::*;
 #[derive(Clone, Copy)]
 pub(crate) struct V16(__m512i);
 
+/// `vpshufb` indices that reverse the bytes of every 32-bit word.
+#[inline(always)]
+unsafe fn byte_swap_mask() -> __m512i {
+    _mm512_broadcast_i32x4(_mm_set_epi64x(0x0c0d0e0f08090a0b, 0x0405060700010203))
+}
+
 // SAFETY (for every `unsafe` block in this impl): a `V16` only exists inside
 // the `#[target_feature(enable = "avx512f,avx512bw")]` entry points below,
 // which the dispatcher calls only after detecting those features.
@@ -99,16 +105,7 @@ impl Lanes for V16 {
                 }
             }
             // Stages 3 and 4: a 4 × 4 transpose of 128-bit chunks.
-            let swap = _mm512_set_epi64(
-                0x0c0d0e0f08090a0b,
-                0x0405060700010203,
-                0x0c0d0e0f08090a0b,
-                0x0405060700010203,
-                0x0c0d0e0f08090a0b,
-                0x0405060700010203,
-                0x0c0d0e0f08090a0b,
-                0x0405060700010203,
-            );
+            let swap = byte_swap_mask();
             let mut words = [V16(_mm512_setzero_si512()); 16];
             for word in 0..4 {
                 let (a, b, c, d) = (
@@ -148,16 +145,7 @@ impl Lanes for V16 {
                 _mm512_loadu_si512(base.add(2) as *const _),
                 _mm512_loadu_si512(base.add(3) as *const _),
             ];
-            let swap = _mm512_set_epi64(
-                0x0c0d0e0f08090a0b,
-                0x0405060700010203,
-                0x0c0d0e0f08090a0b,
-                0x0405060700010203,
-                0x0c0d0e0f08090a0b,
-                0x0405060700010203,
-                0x0c0d0e0f08090a0b,
-                0x0405060700010203,
-            );
+            let swap = byte_swap_mask();
             let mut words = [V16(_mm512_setzero_si512()); 4];
             for (word, vector) in words.iter_mut().enumerate() {
                 let word = word as i32;
