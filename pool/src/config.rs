@@ -1,0 +1,236 @@
+//! The pool's configuration: one TOML file, every key with a default,
+//! every key overridable from the environment as `POOL_<SECTION>_<KEY>`.
+//! `pool.example.toml` documents every key.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub pool: PoolConfig,
+    pub stratum: StratumConfig,
+    /// Where templates come from and where blocks go.
+    pub chain: ChainConfig,
+    /// One or more nodes, tried in order (fail-over) and all sent every block.
+    pub bitcoind: Vec<BitcoindConfig>,
+    pub simnet: SimnetConfig,
+    pub database: DatabaseConfig,
+    pub web: WebConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            pool: PoolConfig::default(),
+            stratum: StratumConfig::default(),
+            chain: ChainConfig::default(),
+            bitcoind: Vec::new(),
+            simnet: SimnetConfig::default(),
+            database: DatabaseConfig::default(),
+            web: WebConfig::default(),
+        }
+    }
+}
+
+/// The chains the pool can mine on.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Network {
+    Mainnet,
+    Testnet4,
+    Signet,
+    Regtest,
+}
+
+impl Network {
+    pub fn to_bitcoin(self) -> bitcoin::Network {
+        match self {
+            Network::Mainnet => bitcoin::Network::Bitcoin,
+            Network::Testnet4 => bitcoin::Network::Testnet4,
+            Network::Signet => bitcoin::Network::Signet,
+            Network::Regtest => bitcoin::Network::Regtest,
+        }
+    }
+
+    /// The `chain` field of `getblockchaininfo` on this network.
+    pub fn core_chain_name(self) -> &'static str {
+        match self {
+            Network::Mainnet => "main",
+            Network::Testnet4 => "testnet4",
+            Network::Signet => "signet",
+            Network::Regtest => "regtest",
+        }
+    }
+}
+
+/// How miners are paid.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PayoutMode {
+    /// The coinbase pays the miner who found the block.
+    Solo,
+    Pps,
+    Fpps,
+    Pplns,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PoolConfig {
+    pub network: Network,
+    /// The pool's payout address (pooled modes; the fee output in solo).
+    pub address: String,
+    /// Written into every coinbase, e.g. `/mypool/`.
+    pub tag: String,
+    pub mode: PayoutMode,
+    pub fee_percent: f64,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            network: Network::Regtest,
+            address: String::new(),
+            tag: "/pool/".to_string(),
+            mode: PayoutMode::Pplns,
+            fee_percent: 1.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StratumConfig {
+    pub listen: SocketAddr,
+    pub start_difficulty: f64,
+    pub min_difficulty: f64,
+    /// 0 means no limit but the network difficulty.
+    pub max_difficulty: f64,
+    pub share_interval_secs: f64,
+    /// Bytes each miner rolls in the coinbase (2 to 16).
+    pub extranonce2_size: usize,
+    /// First byte of every extranonce1 this node hands out: several pool
+    /// nodes with different prefixes never give two miners the same work.
+    pub node_prefix: u8,
+    /// The version bits miners may roll (BIP 310), hex.
+    pub version_mask: String,
+}
+
+impl Default for StratumConfig {
+    fn default() -> Self {
+        StratumConfig {
+            listen: "0.0.0.0:3333".parse().expect("valid address"),
+            start_difficulty: 1024.0,
+            min_difficulty: 0.0001,
+            max_difficulty: 0.0,
+            share_interval_secs: 10.0,
+            extranonce2_size: 8,
+            node_prefix: 0,
+            version_mask: "1fffe000".to_string(),
+        }
+    }
+}
+
+/// Where templates come from.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TemplateSourceKind {
+    /// The `[[bitcoind]]` nodes.
+    Bitcoind,
+    /// The embedded simulated chain (regtest rules).
+    Simnet,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChainConfig {
+    pub source: TemplateSourceKind,
+    /// How often `getbestblockhash` is polled (the fallback to ZMQ), ≤ 500.
+    pub poll_interval_ms: u64,
+    /// How often the template is refreshed for new fees.
+    pub template_refresh_secs: u64,
+    /// Raw hex of every solved block is written here before it is submitted.
+    pub blocks_dir: PathBuf,
+    /// How long jobs of a previous block are still checked for block
+    /// solutions (stale shares that solve a block are submitted anyway).
+    pub stale_window_secs: u64,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        ChainConfig {
+            source: TemplateSourceKind::Bitcoind,
+            poll_interval_ms: 500,
+            template_refresh_secs: 30,
+            blocks_dir: PathBuf::from("blocks"),
+            stale_window_secs: 120,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BitcoindConfig {
+    /// `http://127.0.0.1:8332`
+    pub url: String,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Path of the node's `.cookie` file (instead of user and password).
+    #[serde(default)]
+    pub cookie: Option<PathBuf>,
+    /// `tcp://127.0.0.1:28332`, the node's `zmqpubhashblock`.
+    #[serde(default)]
+    pub zmq: Option<String>,
+}
+
+/// The simulated chain of `pool demo` and the tests.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimnetConfig {
+    /// Network difficulty of every simulated block (regtest's own is 4.66e-10).
+    pub difficulty: f64,
+    /// Synthetic mempool transactions offered in each template.
+    pub transactions: usize,
+}
+
+impl Default for SimnetConfig {
+    fn default() -> Self {
+        SimnetConfig {
+            difficulty: 0.001,
+            transactions: 6,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    pub url: String,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: "sqlite://pool.db".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    pub listen: SocketAddr,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            listen: "127.0.0.1:8080".parse().expect("valid address"),
+        }
+    }
+}

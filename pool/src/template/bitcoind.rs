@@ -1,0 +1,1 @@
+//! Bitcoin Core nodes as a template source (being written).

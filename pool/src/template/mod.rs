@@ -1,0 +1,211 @@
+//! Block templates and where they come from.
+//!
+//! A [`TemplateSource`] publishes the current [`Template`] through a watch
+//! channel (a new one on every new tip and every fee refresh) and takes
+//! solved blocks back. Two sources exist: [`bitcoind`] (one or more Bitcoin
+//! Core nodes) and [`simnet`] (an embedded regtest chain for the demo and
+//! the tests). Both speak `getblocktemplate`'s shape, decoded by
+//! [`Template::from_gbt`].
+
+pub mod bitcoind;
+pub mod simnet;
+
+use bitcoin::{Amount, Block, BlockHash, ScriptBuf, Txid, Wtxid};
+use bitcoincore_rpc::json::GetBlockTemplateResult;
+use std::future::Future;
+use std::sync::Arc;
+use stratum::{NBits, Version};
+use thiserror::Error;
+use tokio::sync::watch;
+
+/// One transaction of a template, as Core lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateTransaction {
+    pub txid: Txid,
+    pub wtxid: Wtxid,
+    /// Serialized with its witness, as it goes into the block.
+    pub data: Vec<u8>,
+    pub fee: Amount,
+    pub weight: u64,
+    pub sigops: u32,
+}
+
+/// What the pool mines on: everything of `getblocktemplate` it uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pub height: u32,
+    pub previous_block_hash: BlockHash,
+    pub version: Version,
+    pub nbits: NBits,
+    pub curtime: u32,
+    pub mintime: u32,
+    /// Subsidy plus fees: the most the coinbase may pay.
+    pub coinbase_value: Amount,
+    pub transactions: Vec<TemplateTransaction>,
+    /// The coinbase output script committing to the witnesses, when the
+    /// template has segwit transactions (or always, on a segwit chain).
+    pub witness_commitment: Option<ScriptBuf>,
+    /// Set on signet (public or private).
+    pub signet_challenge: Option<ScriptBuf>,
+    /// Core's id for this template, to tell refreshes apart.
+    pub longpollid: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TemplateError {
+    #[error("getblocktemplate bits {0:?} is not 4 bytes")]
+    BadBits(Vec<u8>),
+    #[error("getblocktemplate height {0} does not fit a u32")]
+    BadHeight(u64),
+    #[error("getblocktemplate time {0} does not fit a u32")]
+    BadTime(u64),
+    #[error("getblocktemplate bits {0:08x}: {1}")]
+    InvalidTarget(u32, stratum::nbits::NBitsError),
+    #[error("transaction {index} of the template has no data")]
+    EmptyTransaction { index: usize },
+}
+
+impl Template {
+    /// Decodes (and sanity-checks) what `getblocktemplate` answered.
+    pub fn from_gbt(gbt: GetBlockTemplateResult) -> Result<Template, TemplateError> {
+        let bits: [u8; 4] = gbt
+            .bits
+            .as_slice()
+            .try_into()
+            .map_err(|_| TemplateError::BadBits(gbt.bits.clone()))?;
+        let nbits = NBits(u32::from_be_bytes(bits));
+        nbits
+            .to_target()
+            .map_err(|error| TemplateError::InvalidTarget(nbits.0, error))?;
+        let height = u32::try_from(gbt.height).map_err(|_| TemplateError::BadHeight(gbt.height))?;
+        let curtime = u32::try_from(gbt.current_time)
+            .map_err(|_| TemplateError::BadTime(gbt.current_time))?;
+        let mintime =
+            u32::try_from(gbt.min_time).map_err(|_| TemplateError::BadTime(gbt.min_time))?;
+        let transactions = gbt
+            .transactions
+            .into_iter()
+            .enumerate()
+            .map(|(index, tx)| {
+                if tx.raw_tx.is_empty() {
+                    return Err(TemplateError::EmptyTransaction { index });
+                }
+                Ok(TemplateTransaction {
+                    txid: tx.txid,
+                    wtxid: tx.wtxid,
+                    data: tx.raw_tx,
+                    fee: tx.fee,
+                    weight: tx.weight as u64,
+                    sigops: tx.sigops,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Template {
+            height,
+            previous_block_hash: gbt.previous_block_hash,
+            version: Version(gbt.version),
+            nbits,
+            curtime,
+            mintime,
+            coinbase_value: gbt.coinbase_value,
+            transactions,
+            witness_commitment: (!gbt.default_witness_commitment.is_empty())
+                .then_some(gbt.default_witness_commitment),
+            signet_challenge: (!gbt.signet_challenge.is_empty()).then_some(gbt.signet_challenge),
+            longpollid: gbt.longpollid,
+        })
+    }
+
+    /// Sum of the transactions' fees.
+    pub fn fees(&self) -> Amount {
+        self.transactions.iter().map(|tx| tx.fee).sum()
+    }
+}
+
+/// What one node answered to `submitblock` (`None` is Core's `null`: accepted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeAnswer {
+    /// The node's URL (or `simnet`).
+    pub node: String,
+    /// `Ok(None)` accepted, `Ok(Some(reason))` rejected with Core's string
+    /// (`duplicate`, `high-hash`, ...), `Err` the node could not be asked.
+    pub result: Result<Option<String>, String>,
+}
+
+/// The outcome of submitting one block everywhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmitReport {
+    pub block_hash: BlockHash,
+    pub height: u32,
+    pub answers: Vec<NodeAnswer>,
+    /// A node's `getblockhash(height)` returned our hash after submission.
+    pub confirmed: bool,
+}
+
+/// How a source is doing, for `pool check`, logs and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceStatus {
+    /// One line per node: ok, or why not.
+    pub nodes: Vec<(String, Result<(), String>)>,
+    /// When the last good template was published; `None` before the first.
+    pub last_template_height: Option<u32>,
+    /// True while the pool serves an old template because every node failed.
+    pub serving_stale_template: bool,
+}
+
+/// A source of templates and a sink for blocks.
+pub trait TemplateSource: Send + Sync + 'static {
+    /// The current template, updated on every new tip and fee refresh;
+    /// `None` until the first template arrives.
+    fn templates(&self) -> watch::Receiver<Option<Arc<Template>>>;
+
+    /// Submits a solved block to every node at once, then asks them to
+    /// prefer it (`preciousblock`) and checks `getblockhash(height)`.
+    fn submit_block(&self, block: Block) -> impl Future<Output = SubmitReport> + Send;
+
+    fn status(&self) -> SourceStatus;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vector(name: &str) -> String {
+        let path = format!("{}/../vectors/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"))
+    }
+
+    #[test]
+    fn decodes_every_core_capture() {
+        for (name, height, count, segwit, signet) in [
+            ("gbt-regtest-empty.json", 109, 0, true, false),
+            ("gbt-regtest-30tx.json", 109, 30, true, false),
+            ("gbt-regtest-6segwit.json", 112, 6, true, false),
+            ("gbt-signet51-6tx.json", 107, 6, true, true),
+        ] {
+            let gbt: GetBlockTemplateResult = serde_json::from_str(&vector(name)).unwrap();
+            let template = Template::from_gbt(gbt).unwrap();
+            assert_eq!(template.height, height, "{name}");
+            assert_eq!(template.transactions.len(), count, "{name}");
+            assert_eq!(template.witness_commitment.is_some(), segwit, "{name}");
+            assert_eq!(template.signet_challenge.is_some(), signet, "{name}");
+            assert!(template.fees() <= template.coinbase_value);
+        }
+    }
+
+    #[test]
+    fn refuses_malformed_bits() {
+        let mut gbt: GetBlockTemplateResult =
+            serde_json::from_str(&vector("gbt-regtest-empty.json")).unwrap();
+        gbt.bits = vec![0x20, 0x7f];
+        assert!(matches!(
+            Template::from_gbt(gbt.clone()),
+            Err(TemplateError::BadBits(_))
+        ));
+        gbt.bits = vec![0x04, 0x92, 0x34, 0x56];
+        assert!(matches!(
+            Template::from_gbt(gbt),
+            Err(TemplateError::InvalidTarget(..))
+        ));
+    }
+}
