@@ -1,13 +1,29 @@
 //! The pool's configuration: one TOML file, every key with a default,
 //! every key overridable from the environment as `POOL_<SECTION>_<KEY>`.
 //! `pool.example.toml` documents every key.
+//!
+//! [`Config::load`] reads the file, applies the environment (`env.rs` has
+//! the naming rules) and validates the result (`validate.rs`): a config that
+//! loads is one the pool can start with, and every refusal names the key,
+//! the value and what is allowed.
 
-use serde::Deserialize;
+mod address;
+mod env;
+mod error;
+mod nodes;
+mod validate;
+
+pub use address::simnet_demo_address;
+pub use env::ENV_PREFIX;
+pub use error::{ConfigError, Invalid};
+pub use validate::{DifficultyBounds, MAX_POLL_INTERVAL_MS, MAX_TAG_BYTES, MIN_EXTRANONCE2};
+
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The whole configuration.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub pool: PoolConfig,
@@ -21,22 +37,69 @@ pub struct Config {
     pub web: WebConfig,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            pool: PoolConfig::default(),
-            stratum: StratumConfig::default(),
-            chain: ChainConfig::default(),
-            bitcoind: Vec::new(),
-            simnet: SimnetConfig::default(),
-            database: DatabaseConfig::default(),
-            web: WebConfig::default(),
+impl Config {
+    /// Reads the TOML file at `path` (none: every default), applies the
+    /// `POOL_*` variables of `env` (others are ignored) and validates.
+    /// A `path` that cannot be read is an error naming it.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        match path {
+            None => Config::from_toml_str("", env),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                Config::parse(&text, &path.display().to_string(), env)
+            }
         }
+    }
+
+    /// [`Config::load`] with this process's environment.
+    pub fn load_with_process_env(path: Option<&Path>) -> Result<Config, ConfigError> {
+        Config::load(path, env::process_vars()?)
+    }
+
+    /// [`Config::load`] from TOML text rather than a file.
+    pub fn from_toml_str(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        Config::parse(text, "config", env)
+    }
+
+    fn parse(
+        text: &str,
+        origin: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let toml_error = |error| ConfigError::Toml {
+            origin: origin.to_string(),
+            error,
+        };
+        // Typed first, so a wrong key or type is reported with its line.
+        toml::from_str::<Config>(text).map_err(toml_error)?;
+        let mut table: toml::Table = toml::from_str(text).map_err(toml_error)?;
+        let set_by = env::apply(&mut table, env)?;
+        // `env::apply` checked every section it touched, so this holds.
+        let config: Config =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|error| ConfigError::Toml {
+                    origin: "environment".to_string(),
+                    error,
+                })?;
+        config
+            .validate()
+            .map_err(|error| error.with_env_origins(&set_by))?;
+        Ok(config)
     }
 }
 
 /// The chains the pool can mine on.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum Network {
     Mainnet,
@@ -64,10 +127,33 @@ impl Network {
             Network::Regtest => "regtest",
         }
     }
+
+    /// The name `pool.network` is written with.
+    pub fn name(self) -> &'static str {
+        match self {
+            Network::Mainnet => "mainnet",
+            Network::Testnet4 => "testnet4",
+            Network::Signet => "signet",
+            Network::Regtest => "regtest",
+        }
+    }
+
+    pub const ALL: [Network; 4] = [
+        Network::Mainnet,
+        Network::Testnet4,
+        Network::Signet,
+        Network::Regtest,
+    ];
+}
+
+impl std::fmt::Display for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// How miners are paid.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum PayoutMode {
     /// The coinbase pays the miner who found the block.
@@ -77,15 +163,18 @@ pub enum PayoutMode {
     Pplns,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct PoolConfig {
     pub network: Network,
     /// The pool's payout address (pooled modes; the fee output in solo).
+    /// Required, and valid for `network`; may be empty only with
+    /// `chain.source = "simnet"`, which then pays [`simnet_demo_address`].
     pub address: String,
     /// Written into every coinbase, e.g. `/mypool/`.
     pub tag: String,
     pub mode: PayoutMode,
+    /// At most two decimals; read it as [`PoolConfig::fee_basis_points`].
     pub fee_percent: f64,
 }
 
@@ -101,7 +190,17 @@ impl Default for PoolConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+impl PoolConfig {
+    /// The fee in basis points (1.25 % is 125): money downstream is integer.
+    /// Exact once [`Config::validate`] passed (0 to 9999, two decimals);
+    /// before that an out-of-range fee is clamped into 0..=9999.
+    pub fn fee_basis_points(&self) -> u32 {
+        // `as` saturates (NaN becomes 0); the clamp keeps the fee below 100 %.
+        ((self.fee_percent * 100.0).round() as u32).min(9_999)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct StratumConfig {
     pub listen: SocketAddr,
@@ -135,7 +234,7 @@ impl Default for StratumConfig {
 }
 
 /// Where templates come from.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum TemplateSourceKind {
     /// The `[[bitcoind]]` nodes.
@@ -144,7 +243,7 @@ pub enum TemplateSourceKind {
     Simnet,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChainConfig {
     pub source: TemplateSourceKind,
@@ -171,7 +270,7 @@ impl Default for ChainConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct BitcoindConfig {
     /// `http://127.0.0.1:8332`
@@ -189,7 +288,7 @@ pub struct BitcoindConfig {
 }
 
 /// The simulated chain of `pool demo` and the tests.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SimnetConfig {
     /// Network difficulty of every simulated block (regtest's own is 4.66e-10).
@@ -207,7 +306,7 @@ impl Default for SimnetConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     pub url: String,
@@ -221,7 +320,7 @@ impl Default for DatabaseConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebConfig {
     pub listen: SocketAddr,

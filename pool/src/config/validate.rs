@@ -1,0 +1,284 @@
+//! The rules a loaded configuration must meet. Each broken rule is an
+//! [`Invalid`] naming the key, the value and what is allowed.
+
+use super::error::{toml_float, toml_string};
+use super::{Config, ConfigError, Invalid, Network, PoolConfig, StratumConfig, TemplateSourceKind};
+use std::net::SocketAddr;
+use stratum::extranonce::MAX_EXTRANONCE2;
+use stratum::{Difficulty, VersionMask};
+
+/// The coinbase carries the tag in its scriptSig, which may hold 100 bytes
+/// in all (BIP 34 height and extranonces included).
+pub const MAX_TAG_BYTES: usize = 32;
+
+/// Below 2 bytes a fast miner runs out of extranonce2 within one job.
+pub const MIN_EXTRANONCE2: usize = 2;
+
+/// A new block must reach miners fast; polling is the fallback to ZMQ.
+pub const MAX_POLL_INTERVAL_MS: u64 = 500;
+
+/// The share difficulties of `[stratum]`, checked.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DifficultyBounds {
+    pub start: Difficulty,
+    pub min: Difficulty,
+    /// `None`: no limit but the network difficulty.
+    pub max: Option<Difficulty>,
+}
+
+impl Config {
+    /// `Ok` when every rule holds, else all the broken ones at once.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let problems = self.problems();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// Every broken rule, in file order.
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut problems = Vec::new();
+        self.check_pool(&mut problems);
+        check_stratum(&self.stratum, &mut problems);
+        self.check_chain(&mut problems);
+        self.check_nodes(&mut problems);
+        if !(self.simnet.difficulty.is_finite() && self.simnet.difficulty > 0.0) {
+            problems.push(Invalid::new(
+                "simnet.difficulty",
+                toml_float(self.simnet.difficulty),
+                "must be a finite number above 0",
+            ));
+        }
+        check_database_url(&self.database.url, &mut problems);
+        if overlaps(self.stratum.listen, self.web.listen) {
+            problems.push(Invalid::new(
+                "web.listen",
+                toml_string(&self.web.listen.to_string()),
+                format!(
+                    "takes the port of stratum.listen = {}: the two servers need their own ports",
+                    toml_string(&self.stratum.listen.to_string())
+                ),
+            ));
+        }
+        problems
+    }
+
+    fn check_pool(&self, problems: &mut Vec<Invalid>) {
+        let pool = &self.pool;
+        if self.chain.source == TemplateSourceKind::Simnet && pool.network != Network::Regtest {
+            problems.push(Invalid::new(
+                "pool.network",
+                toml_string(pool.network.name()),
+                "must be \"regtest\" with chain.source = \"simnet\" (the simulated chain \
+                 follows regtest rules)",
+            ));
+        }
+        if let Err(problem) = self.pool_address() {
+            problems.push(problem);
+        }
+        check_fee(pool, problems);
+        check_tag(&pool.tag, problems);
+    }
+
+    fn check_chain(&self, problems: &mut Vec<Invalid>) {
+        let chain = &self.chain;
+        if !(1..=MAX_POLL_INTERVAL_MS).contains(&chain.poll_interval_ms) {
+            problems.push(Invalid::new(
+                "chain.poll_interval_ms",
+                chain.poll_interval_ms.to_string(),
+                format!(
+                    "must be 1 to {MAX_POLL_INTERVAL_MS} (milliseconds): when ZMQ misses a \
+                     block, polling must still find it fast"
+                ),
+            ));
+        }
+        if chain.template_refresh_secs == 0 {
+            problems.push(Invalid::new(
+                "chain.template_refresh_secs",
+                "0".to_string(),
+                "must be at least 1 (seconds between template refreshes)",
+            ));
+        }
+        if chain.blocks_dir.as_os_str().is_empty() {
+            problems.push(Invalid::new(
+                "chain.blocks_dir",
+                toml_string(""),
+                "must name a directory: every solved block is written there before it is \
+                 submitted",
+            ));
+        }
+    }
+}
+
+fn check_fee(pool: &PoolConfig, problems: &mut Vec<Invalid>) {
+    let fee = pool.fee_percent;
+    if !(0.0..100.0).contains(&fee) {
+        problems.push(Invalid::new(
+            "pool.fee_percent",
+            toml_float(fee),
+            "must be at least 0 and below 100 (a percentage of each block's reward)",
+        ));
+        return;
+    }
+    let basis_points = fee * 100.0;
+    if (basis_points - basis_points.round()).abs() > 1e-6 {
+        problems.push(Invalid::new(
+            "pool.fee_percent",
+            toml_float(fee),
+            "may have at most 2 decimals: the fee is kept in basis points (1.25 is 125)",
+        ));
+    }
+}
+
+fn check_tag(tag: &str, problems: &mut Vec<Invalid>) {
+    if tag.len() > MAX_TAG_BYTES {
+        problems.push(Invalid::new(
+            "pool.tag",
+            toml_string(tag),
+            format!(
+                "is {} bytes; at most {MAX_TAG_BYTES} (it goes into every coinbase, \
+                 which must stay small)",
+                tag.len()
+            ),
+        ));
+    }
+    if let Some((at, bad)) = tag.char_indices().find(|(_, c)| !(' '..='~').contains(c)) {
+        problems.push(Invalid::new(
+            "pool.tag",
+            toml_string(tag),
+            format!("must be printable ASCII (space to ~); {bad:?} at byte {at} is not"),
+        ));
+    }
+}
+
+fn check_stratum(stratum: &StratumConfig, problems: &mut Vec<Invalid>) {
+    if let Err(problem) = stratum.difficulty_bounds() {
+        problems.push(problem);
+    }
+    let interval = stratum.share_interval_secs;
+    if !(interval.is_finite() && interval > 0.0) {
+        problems.push(Invalid::new(
+            "stratum.share_interval_secs",
+            toml_float(interval),
+            "must be a finite number of seconds above 0 (the time vardiff aims for between \
+             a miner's shares)",
+        ));
+    }
+    let size = stratum.extranonce2_size;
+    if !(MIN_EXTRANONCE2..=MAX_EXTRANONCE2).contains(&size) {
+        problems.push(Invalid::new(
+            "stratum.extranonce2_size",
+            size.to_string(),
+            format!(
+                "must be {MIN_EXTRANONCE2} to {MAX_EXTRANONCE2} bytes ({MAX_EXTRANONCE2} is \
+                 Stratum's limit; below {MIN_EXTRANONCE2} a miner runs out of work within a job)"
+            ),
+        ));
+    }
+    if let Err(problem) = stratum.parsed_version_mask() {
+        problems.push(problem);
+    }
+}
+
+impl StratumConfig {
+    /// `start_difficulty`, `min_difficulty` and `max_difficulty`, checked:
+    /// start and min finite and above 0, min ≤ start, max 0 or ≥ start.
+    pub fn difficulty_bounds(&self) -> Result<DifficultyBounds, Invalid> {
+        let positive = |key: &str, value: f64| {
+            Difficulty::new(value).map_err(|_| {
+                Invalid::new(
+                    format!("stratum.{key}"),
+                    toml_float(value),
+                    "must be a finite number above 0",
+                )
+            })
+        };
+        let start = positive("start_difficulty", self.start_difficulty)?;
+        let min = positive("min_difficulty", self.min_difficulty)?;
+        if min > start {
+            return Err(Invalid::new(
+                "stratum.min_difficulty",
+                toml_float(self.min_difficulty),
+                format!(
+                    "must not exceed stratum.start_difficulty = {}",
+                    toml_float(self.start_difficulty)
+                ),
+            ));
+        }
+        let max = if self.max_difficulty == 0.0 {
+            None
+        } else {
+            match Difficulty::new(self.max_difficulty) {
+                Ok(max) if max >= start => Some(max),
+                _ => {
+                    return Err(Invalid::new(
+                        "stratum.max_difficulty",
+                        toml_float(self.max_difficulty),
+                        format!(
+                            "must be 0 (no limit but the network's) or a finite number at \
+                             least stratum.start_difficulty = {}",
+                            toml_float(self.start_difficulty)
+                        ),
+                    ))
+                }
+            }
+        };
+        Ok(DifficultyBounds { start, min, max })
+    }
+
+    /// `version_mask`, which must be exactly 8 hex digits.
+    pub fn parsed_version_mask(&self) -> Result<VersionMask, Invalid> {
+        let text = &self.version_mask;
+        let invalid = || {
+            Invalid::new(
+                "stratum.version_mask",
+                toml_string(text),
+                "must be 8 hex digits, such as \"1fffe000\" (BIP 320's bits; \"00000000\" \
+                 turns version rolling off)",
+            )
+        };
+        if text.len() != 8 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(invalid());
+        }
+        u32::from_str_radix(text, 16)
+            .map(VersionMask)
+            .map_err(|_| invalid())
+    }
+}
+
+fn check_database_url(url: &str, problems: &mut Vec<Invalid>) {
+    let ok = match url.split_once("://") {
+        Some(("sqlite", path)) => !path.is_empty(),
+        Some(("postgres" | "postgresql", rest)) => !rest.is_empty(),
+        _ => false,
+    };
+    if !ok {
+        problems.push(Invalid::new(
+            "database.url",
+            toml_string(url),
+            "must be sqlite://<path> (like sqlite://pool.db) or postgres://user@host/dbname",
+        ));
+    }
+}
+
+/// Two listen addresses that cannot both be bound.
+fn overlaps(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() == b.port()
+        && a.port() != 0
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_overlap() {
+        let parse = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert!(overlaps(parse("0.0.0.0:3333"), parse("127.0.0.1:3333")));
+        assert!(!overlaps(parse("0.0.0.0:3333"), parse("127.0.0.1:8080")));
+        assert!(!overlaps(parse("127.0.0.1:0"), parse("127.0.0.1:0")));
+    }
+}

@@ -1,0 +1,308 @@
+//! The job manager: turns templates into Stratum jobs and remembers the
+//! jobs miners may still answer.
+//!
+//! One job per template for pooled modes (the coinbase pays the pool); in
+//! solo mode one job per template and payout address, built when a miner
+//! first needs it. The merkle branch is computed once per template. A new
+//! previous block makes every earlier job stale (`clean_jobs`); stale jobs
+//! are kept for the stale window so a share that still solves a block can
+//! be turned into one.
+
+pub mod job_ids;
+
+use crate::coinbase::{self, CoinbaseError, CoinbaseSpec};
+use crate::config::PayoutMode;
+use crate::template::Template;
+use bitcoin::hashes::Hash as _;
+use bitcoin::{Amount, BlockHash, ScriptBuf, TxOut};
+use rustc_hash::FxHashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use stratum::message::Notify;
+use stratum::{Job, JobId, Ntime, PrevHash, Sha256d};
+use thiserror::Error;
+
+/// extranonce1 is 4 bytes: a node prefix and a 24-bit connection counter.
+pub const EXTRANONCE1_SIZE: usize = 4;
+
+/// What every job of this pool has in common.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    pub tag: Vec<u8>,
+    pub extranonce2_size: usize,
+    pub mode: PayoutMode,
+    /// The pool's own output script (pooled payouts, the solo fee).
+    pub pool_script: ScriptBuf,
+    /// Pool fee in basis points; in solo mode paid as a second output.
+    pub fee_basis_points: u32,
+    pub stale_window: Duration,
+}
+
+/// A job as the pool keeps it: the Stratum job plus what it was built from.
+#[derive(Debug)]
+pub struct PoolJob {
+    pub job: Job,
+    pub template: Arc<Template>,
+    /// Who the coinbase pays: the pool, or in solo mode the miner.
+    pub payout_script: ScriptBuf,
+    pub created: Instant,
+}
+
+impl PoolJob {
+    pub fn id(&self) -> JobId {
+        self.job.id()
+    }
+
+    pub fn height(&self) -> u32 {
+        self.template.height
+    }
+
+    pub fn prevhash(&self) -> BlockHash {
+        self.template.previous_block_hash
+    }
+
+    /// Whether the block needs the witness reserved value in its coinbase.
+    pub fn has_witness_commitment(&self) -> bool {
+        self.template.witness_commitment.is_some()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum JobError {
+    #[error("no template yet")]
+    NoTemplate,
+    #[error("coinbase for height {height}: {source}")]
+    Coinbase { height: u32, source: CoinbaseError },
+    #[error("template for height {height} has invalid bits: {detail}")]
+    BadBits { height: u32, detail: String },
+    #[error("solo mode needs the miner's payout script")]
+    SoloNeedsPayout,
+}
+
+/// What a new template meant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplateChange {
+    /// A new previous block: every earlier job is stale.
+    NewBlock,
+    /// Same previous block, new transactions or time.
+    Refresh,
+    /// Nothing a miner would notice.
+    Unchanged,
+}
+
+struct Current {
+    template: Arc<Template>,
+    branch: Vec<[u8; 32]>,
+    new_block: bool,
+    jobs_by_payout: FxHashMap<ScriptBuf, Arc<PoolJob>>,
+}
+
+struct Remembered {
+    job: Arc<PoolJob>,
+    superseded_at: Option<Instant>,
+}
+
+pub struct JobManager {
+    settings: JobSettings,
+    engine: Sha256d,
+    current: Option<Current>,
+    recent: FxHashMap<JobId, Remembered>,
+}
+
+impl JobManager {
+    pub fn new(settings: JobSettings) -> JobManager {
+        JobManager {
+            settings,
+            engine: Sha256d::best_batch(),
+            current: None,
+            recent: FxHashMap::default(),
+        }
+    }
+
+    pub fn settings(&self) -> &JobSettings {
+        &self.settings
+    }
+
+    /// Takes a new template; jobs for it are built on demand by [`Self::current_job`].
+    pub fn on_template(&mut self, template: Arc<Template>, now: Instant) -> TemplateChange {
+        let change = match &self.current {
+            None => TemplateChange::NewBlock,
+            Some(current)
+                if current.template.previous_block_hash != template.previous_block_hash =>
+            {
+                TemplateChange::NewBlock
+            }
+            Some(current) if same_work(&current.template, &template) => TemplateChange::Unchanged,
+            Some(_) => TemplateChange::Refresh,
+        };
+        if change == TemplateChange::Unchanged {
+            return change;
+        }
+        for remembered in self.recent.values_mut() {
+            remembered.superseded_at.get_or_insert(now);
+        }
+        self.expire(now);
+        let txids: Vec<[u8; 32]> = template
+            .transactions
+            .iter()
+            .map(|tx| tx.txid.to_byte_array())
+            .collect();
+        self.current = Some(Current {
+            branch: stratum::merkle::coinbase_branch(&self.engine, &txids),
+            template,
+            new_block: change == TemplateChange::NewBlock,
+            jobs_by_payout: FxHashMap::default(),
+        });
+        change
+    }
+
+    /// The job miners should work on now. Pooled modes ignore `payout`;
+    /// solo mode needs the miner's script.
+    pub fn current_job(&mut self, payout: Option<&ScriptBuf>) -> Result<Arc<PoolJob>, JobError> {
+        let payout = match self.settings.mode {
+            PayoutMode::Solo => payout.ok_or(JobError::SoloNeedsPayout)?.clone(),
+            _ => self.settings.pool_script.clone(),
+        };
+        let current = self.current.as_mut().ok_or(JobError::NoTemplate)?;
+        if let Some(job) = current.jobs_by_payout.get(&payout) {
+            return Ok(Arc::clone(job));
+        }
+        let job = Arc::new(build_job(&self.settings, current, &payout)?);
+        current.jobs_by_payout.insert(payout, Arc::clone(&job));
+        self.recent.insert(
+            job.id(),
+            Remembered {
+                job: Arc::clone(&job),
+                superseded_at: None,
+            },
+        );
+        Ok(job)
+    }
+
+    /// A job a miner may still submit to (current or within the stale window).
+    pub fn job(&self, id: JobId) -> Option<Arc<PoolJob>> {
+        self.recent
+            .get(&id)
+            .map(|remembered| Arc::clone(&remembered.job))
+    }
+
+    /// Whether shares on `job` are stale: it builds on a block that is no
+    /// longer the tip.
+    pub fn is_stale(&self, job: &PoolJob) -> bool {
+        self.tip() != Some(job.prevhash())
+    }
+
+    /// The previous block hash of the current template.
+    pub fn tip(&self) -> Option<BlockHash> {
+        self.current
+            .as_ref()
+            .map(|current| current.template.previous_block_hash)
+    }
+
+    pub fn current_template(&self) -> Option<&Arc<Template>> {
+        self.current.as_ref().map(|current| &current.template)
+    }
+
+    /// Forgets jobs superseded longer ago than the stale window.
+    pub fn expire(&mut self, now: Instant) {
+        let window = self.settings.stale_window;
+        self.recent
+            .retain(|_, remembered| match remembered.superseded_at {
+                Some(at) => now.saturating_duration_since(at) <= window,
+                None => true,
+            });
+    }
+
+    /// Jobs remembered (current and stale).
+    pub fn remembered_jobs(&self) -> usize {
+        self.recent.len()
+    }
+}
+
+/// Same previous block, same transactions: a re-fetch that changed nothing
+/// but the clock is not worth a notify.
+fn same_work(old: &Template, new: &Template) -> bool {
+    old.previous_block_hash == new.previous_block_hash
+        && old.coinbase_value == new.coinbase_value
+        && old.nbits == new.nbits
+        && old.version == new.version
+        && old.transactions.len() == new.transactions.len()
+        && old
+            .transactions
+            .iter()
+            .zip(&new.transactions)
+            .all(|(a, b)| a.txid == b.txid)
+}
+
+fn payouts(settings: &JobSettings, template: &Template, payout: &ScriptBuf) -> Vec<TxOut> {
+    let total = template.coinbase_value;
+    match settings.mode {
+        PayoutMode::Solo => {
+            let fee = Amount::from_sat(
+                (total.to_sat() as u128 * settings.fee_basis_points as u128 / 10_000) as u64,
+            );
+            if fee == Amount::ZERO || *payout == settings.pool_script {
+                return vec![TxOut {
+                    value: total,
+                    script_pubkey: payout.clone(),
+                }];
+            }
+            vec![
+                TxOut {
+                    value: total - fee,
+                    script_pubkey: payout.clone(),
+                },
+                TxOut {
+                    value: fee,
+                    script_pubkey: settings.pool_script.clone(),
+                },
+            ]
+        }
+        // Pooled: the whole reward to the pool, which pays miners from it.
+        PayoutMode::Pps | PayoutMode::Fpps | PayoutMode::Pplns => vec![TxOut {
+            value: total,
+            script_pubkey: settings.pool_script.clone(),
+        }],
+    }
+}
+
+fn build_job(
+    settings: &JobSettings,
+    current: &Current,
+    payout: &ScriptBuf,
+) -> Result<PoolJob, JobError> {
+    let template = &current.template;
+    let parts = coinbase::build(&CoinbaseSpec {
+        height: template.height,
+        tag: &settings.tag,
+        extranonce_len: EXTRANONCE1_SIZE + settings.extranonce2_size,
+        payouts: payouts(settings, template, payout),
+        witness_commitment: template.witness_commitment.as_ref(),
+        coinbase_value: template.coinbase_value,
+    })
+    .map_err(|source| JobError::Coinbase {
+        height: template.height,
+        source,
+    })?;
+    let notify = Notify {
+        job_id: job_ids::next_job_id(),
+        prevhash: PrevHash(template.previous_block_hash.to_byte_array()),
+        coinb1: parts.coinb1,
+        coinb2: parts.coinb2,
+        merkle_branch: current.branch.clone(),
+        version: template.version,
+        nbits: template.nbits,
+        ntime: Ntime(template.curtime),
+        clean_jobs: current.new_block,
+    };
+    let job = Job::new(notify).map_err(|error| JobError::BadBits {
+        height: template.height,
+        detail: error.to_string(),
+    })?;
+    Ok(PoolJob {
+        job,
+        template: Arc::clone(template),
+        payout_script: payout.clone(),
+        created: Instant::now(),
+    })
+}

@@ -1,1 +1,0 @@
-//! Bitcoin Core nodes as a template source (being written).

@@ -1,0 +1,144 @@
+//! [`BitcoindSource`]: the handle the pool holds; the work happens in
+//! background tasks that stop when it is dropped.
+
+use super::coordinator::{self, Coordinator, Event};
+use super::node::Node;
+use super::{submit, zmq, BitcoindError};
+use crate::config::{BitcoindConfig, ChainConfig, Network};
+use crate::template::{SourceStatus, SubmitReport, Template, TemplateSource};
+use bitcoin::Block;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::task::AbortHandle;
+
+/// Polling faster than this only loads the node.
+const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
+const EVENT_QUEUE: usize = 64;
+
+/// Templates from one or more Bitcoin Core nodes (fail-over in configuration
+/// order) and blocks to all of them.
+#[derive(Debug)]
+pub struct BitcoindSource {
+    nodes: Arc<[Arc<Node>]>,
+    templates: watch::Receiver<Option<Arc<Template>>>,
+    status: watch::Receiver<SourceStatus>,
+    events: mpsc::Sender<Event>,
+    tasks: Vec<AbortHandle>,
+}
+
+impl BitcoindSource {
+    /// Starts following the nodes. Fails only on configuration mistakes; a
+    /// node that is down now is retried until it answers. Must be called
+    /// inside a tokio runtime.
+    pub fn start(
+        nodes: Vec<BitcoindConfig>,
+        network: Network,
+        chain: &ChainConfig,
+    ) -> Result<BitcoindSource, BitcoindError> {
+        if nodes.is_empty() {
+            return Err(BitcoindError::NoNodes);
+        }
+        let runtime =
+            tokio::runtime::Handle::try_current().map_err(|_| BitcoindError::NoRuntime)?;
+        let nodes: Arc<[Arc<Node>]> = nodes
+            .iter()
+            .map(|config| Node::new(config, network).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?
+            .into();
+        let poll_interval = Duration::from_millis(chain.poll_interval_ms).max(MIN_POLL_INTERVAL);
+        let refresh_interval = Duration::from_secs(chain.template_refresh_secs.max(1));
+
+        let (template_sender, templates) = watch::channel(None);
+        let (status_sender, status) = watch::channel(SourceStatus {
+            nodes: nodes
+                .iter()
+                .map(|node| (node.url().to_string(), Err("no answer yet".to_string())))
+                .collect(),
+            last_template_height: None,
+            serving_stale_template: false,
+        });
+        let (events, event_receiver) = mpsc::channel(EVENT_QUEUE);
+
+        let coordinator = Coordinator::new(
+            Arc::clone(&nodes),
+            network,
+            poll_interval,
+            refresh_interval,
+            template_sender,
+            status_sender,
+        );
+        let mut tasks = vec![runtime
+            .spawn(coordinator.run(event_receiver))
+            .abort_handle()];
+        for (index, node) in nodes.iter().enumerate() {
+            let poller = coordinator::poll(
+                index,
+                Arc::clone(node),
+                network,
+                poll_interval,
+                events.clone(),
+            );
+            tasks.push(runtime.spawn(poller).abort_handle());
+            if let Some(address) = &node.zmq {
+                let subscriber = zmq::subscribe(
+                    index,
+                    node.url().to_string(),
+                    address.clone(),
+                    events.clone(),
+                );
+                tasks.push(runtime.spawn(subscriber).abort_handle());
+            }
+        }
+        tracing::info!(
+            nodes = ?nodes.iter().map(|node| node.url()).collect::<Vec<_>>(),
+            chain = network.core_chain_name(),
+            poll_interval_ms = poll_interval.as_millis() as u64,
+            refresh_secs = refresh_interval.as_secs(),
+            "bitcoind template source started"
+        );
+        Ok(BitcoindSource {
+            nodes,
+            templates,
+            status,
+            events,
+            tasks,
+        })
+    }
+
+    /// The status as it changes (each node's health, staleness).
+    pub fn status_updates(&self) -> watch::Receiver<SourceStatus> {
+        self.status.clone()
+    }
+}
+
+impl TemplateSource for BitcoindSource {
+    fn templates(&self) -> watch::Receiver<Option<Arc<Template>>> {
+        self.templates.clone()
+    }
+
+    fn submit_block(&self, block: Block) -> impl Future<Output = SubmitReport> + Send {
+        let nodes = Arc::clone(&self.nodes);
+        let events = self.events.clone();
+        async move {
+            let report = submit::submit_everywhere(&nodes, &block).await;
+            // Whatever happened, the tip probably moved: fetch now, not at
+            // the next poll. A full queue already has a fetch coming.
+            let _ = events.try_send(Event::BlockSubmitted);
+            report
+        }
+    }
+
+    fn status(&self) -> SourceStatus {
+        self.status.borrow().clone()
+    }
+}
+
+impl Drop for BitcoindSource {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! A solved block goes to every node at once, and no single answer is
+//! trusted: `submitblock` everywhere, `preciousblock` where the node holds
+//! the block, then `getblockhash(height)` decides whether it is the tip.
+
+use super::node::Node;
+use super::rpc::RpcError;
+use crate::template::{NodeAnswer, SubmitReport};
+use bitcoin::{Block, BlockHash};
+use bitcoincore_rpc::RpcApi;
+use futures::future::join_all;
+use serde_json::Value;
+use std::sync::Arc;
+
+pub(crate) async fn submit_everywhere(nodes: &[Arc<Node>], block: &Block) -> SubmitReport {
+    let block_hash = block.block_hash();
+    let height = match block.bip34_block_height() {
+        Ok(height) => u32::try_from(height).unwrap_or(0),
+        Err(error) => {
+            tracing::error!(%block_hash, %error, "block without a BIP 34 height; it cannot be confirmed by height");
+            0
+        }
+    };
+    let hex: Arc<str> = bitcoin::consensus::encode::serialize_hex(block).into();
+    tracing::info!(%block_hash, height, nodes = nodes.len(), "submitting block");
+
+    let answers: Vec<NodeAnswer> = join_all(nodes.iter().map(|node| {
+        let hex = Arc::clone(&hex);
+        async move {
+            let result = node
+                .submit
+                .run("submitblock", move |client| {
+                    client.call::<Value>("submitblock", &[Value::from(&*hex)])
+                })
+                .await;
+            let result = submit_answer(result);
+            match &result {
+                Ok(None) => tracing::info!(node = %node.url(), %block_hash, height, "submitblock accepted"),
+                Ok(Some(reason)) => tracing::warn!(node = %node.url(), %block_hash, height, %reason, "submitblock rejected"),
+                Err(error) => tracing::error!(node = %node.url(), %block_hash, height, %error, "submitblock failed"),
+            }
+            NodeAnswer {
+                node: node.url().to_string(),
+                result,
+            }
+        }
+    }))
+    .await;
+
+    let holders = nodes
+        .iter()
+        .zip(&answers)
+        .filter(|(_, answer)| holds_block(&answer.result))
+        .map(|(node, _)| node);
+    join_all(holders.map(|node| precious(node, block_hash))).await;
+
+    let confirmed = height > 0 && confirm(nodes, block_hash, height).await;
+    if confirmed {
+        tracing::info!(%block_hash, height, "block confirmed at its height");
+    } else {
+        tracing::error!(%block_hash, height, "no node has the block at its height");
+    }
+    SubmitReport {
+        block_hash,
+        height,
+        answers,
+        confirmed,
+    }
+}
+
+/// Core answers `null` when it takes a block and a reason string when not.
+fn submit_answer(result: Result<Value, RpcError>) -> Result<Option<String>, String> {
+    match result {
+        Ok(Value::Null) => Ok(None),
+        Ok(Value::String(reason)) => Ok(Some(reason)),
+        Ok(other) => Ok(Some(other.to_string())),
+        // An error object (e.g. -22 "Block decode failed") is a rejection too.
+        Err(RpcError::Node { code, message, .. }) => Ok(Some(format!("error {code}: {message}"))),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+/// The node stored the block: accepted now, earlier (`duplicate`), or as a
+/// side branch it has not fully checked yet (`inconclusive`).
+fn holds_block(result: &Result<Option<String>, String>) -> bool {
+    match result {
+        Ok(None) => true,
+        Ok(Some(reason)) => reason == "duplicate" || reason == "inconclusive",
+        Err(_) => false,
+    }
+}
+
+/// Asks the node to prefer our block over a competitor at the same height.
+async fn precious(node: &Arc<Node>, block_hash: BlockHash) {
+    let result = node
+        .submit
+        .run("preciousblock", move |client| {
+            client.call::<Value>("preciousblock", &[Value::from(block_hash.to_string())])
+        })
+        .await;
+    match result {
+        Ok(_) => tracing::debug!(node = %node.url(), %block_hash, "preciousblock done"),
+        Err(error) => {
+            tracing::warn!(node = %node.url(), %block_hash, %error, "preciousblock failed")
+        }
+    }
+}
+
+/// True when any node has `block_hash` at `height` in its main chain.
+async fn confirm(nodes: &[Arc<Node>], block_hash: BlockHash, height: u32) -> bool {
+    let hashes = join_all(nodes.iter().map(|node| async move {
+        let result = node
+            .submit
+            .run("getblockhash", move |client| client.get_block_hash(u64::from(height)))
+            .await;
+        match &result {
+            Ok(at_height) if *at_height == block_hash => {}
+            Ok(at_height) => tracing::warn!(node = %node.url(), height, %at_height, %block_hash, "another block is at our height"),
+            Err(error) => tracing::warn!(node = %node.url(), height, %error, "getblockhash failed"),
+        }
+        result
+    }))
+    .await;
+    hashes.iter().any(|hash| hash.as_ref() == Ok(&block_hash))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_answers_are_sorted() {
+        assert_eq!(submit_answer(Ok(Value::Null)), Ok(None));
+        assert_eq!(
+            submit_answer(Ok(Value::from("duplicate"))),
+            Ok(Some("duplicate".to_string()))
+        );
+        let decode = RpcError::Node {
+            method: "submitblock",
+            code: -22,
+            message: "Block decode failed".into(),
+        };
+        assert_eq!(
+            submit_answer(Err(decode)),
+            Ok(Some("error -22: Block decode failed".to_string()))
+        );
+        assert!(submit_answer(Err(RpcError::Unreachable {
+            url: "http://127.0.0.1:1/".into(),
+            reason: "connection refused".into()
+        }))
+        .is_err());
+        assert!(holds_block(&Ok(None)));
+        assert!(holds_block(&Ok(Some("inconclusive".into()))));
+        assert!(!holds_block(&Ok(Some("high-hash".into()))));
+    }
+}

@@ -1,1 +1,0 @@
-//! The simulated chain (being written).
