@@ -6,11 +6,13 @@
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use pool::check::check;
-use pool::config::{Config, TemplateSourceKind};
+use pool::config::{Config, PayoutMode, TemplateSourceKind};
+use pool::jobs::{JobManager, JobSettings, TemplateChange};
 use pool::template::{Template, TemplateSource};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
 
@@ -130,6 +132,7 @@ async fn run(file: &ConfigFile, log_level: Option<&str>) -> Result<ExitCode, Fai
         fee_basis_points = config.pool.fee_basis_points(),
         "starting"
     );
+    let jobs = JobManager::new(JobSettings::from_config(&config, address.script_pubkey()));
     let result = match config.chain.source {
         TemplateSourceKind::Bitcoind => {
             let source = pool::template::bitcoind::BitcoindSource::start(
@@ -139,41 +142,77 @@ async fn run(file: &ConfigFile, log_level: Option<&str>) -> Result<ExitCode, Fai
             )
             .context("starting the bitcoind template source")
             .map_err(Failure::Runtime)?;
-            follow_templates(source.templates()).await
+            follow_templates(source.templates(), jobs).await
         }
         TemplateSourceKind::Simnet => {
             let source = pool::template::simnet::SimnetSource::start(&config.simnet, &config.chain);
-            follow_templates(source.templates()).await
+            follow_templates(source.templates(), jobs).await
         }
     };
     result.map_err(Failure::Runtime)?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Logs every new template until Ctrl-C (issue 4 hands them to Stratum).
+/// Turns every new template into jobs and logs them until Ctrl-C or
+/// SIGTERM (issue 4 hands the jobs to Stratum sessions).
 async fn follow_templates(
     mut templates: watch::Receiver<Option<Arc<Template>>>,
+    mut jobs: JobManager,
 ) -> anyhow::Result<()> {
-    let mut shutdown = std::pin::pin!(tokio::signal::ctrl_c());
+    let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
         if let Some(template) = templates.borrow_and_update().clone() {
+            let change = jobs.on_template(Arc::clone(&template), Instant::now());
             tracing::info!(
                 height = template.height,
                 transactions = template.transactions.len(),
                 fees_sat = template.fees().to_sat(),
                 coinbase_value_sat = template.coinbase_value.to_sat(),
+                ?change,
                 "new template"
             );
+            if change != TemplateChange::Unchanged && jobs.settings().mode != PayoutMode::Solo {
+                match jobs.current_job(None) {
+                    Ok(job) => tracing::info!(
+                        job_id = %job.id(),
+                        height = job.height(),
+                        clean_jobs = job.job.notify().clean_jobs,
+                        coinbase_bytes = job.job.notify().coinb1.len()
+                            + job.job.notify().coinb2.len()
+                            + pool::jobs::EXTRANONCE1_SIZE
+                            + jobs.settings().extranonce2_size,
+                        "new job"
+                    ),
+                    Err(error) => tracing::error!(%error, "cannot build a job from this template"),
+                }
+            }
         }
         tokio::select! {
             changed = templates.changed() => {
                 changed.context("the template source stopped")?;
             }
             signal = &mut shutdown => {
-                signal.context("listening for Ctrl-C")?;
-                tracing::info!("Ctrl-C: shutting down");
+                signal.context("listening for shutdown signals")?;
+                tracing::info!("shutting down");
                 return Ok(());
             }
         }
+    }
+}
+
+/// Ctrl-C, or SIGTERM as systemd and container runtimes send it.
+async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            signal = tokio::signal::ctrl_c() => signal,
+            _ = terminate.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
     }
 }

@@ -8,12 +8,16 @@ use bitcoincore_rpc::json::GetBlockTemplateResult;
 use pool::block::{self, Solution};
 use pool::coinbase::{self, CoinbaseSpec};
 use pool::config::PayoutMode;
-use pool::jobs::{JobManager, JobSettings, PoolJob, TemplateChange};
+use pool::jobs::{JobManager, JobSettings, TemplateChange};
 use pool::template::Template;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stratum::{Extranonce1, Extranonce2, Nonce, Sha256d};
+
+#[path = "support/solve.rs"]
+mod solve;
+use solve::solve;
 
 fn vector(name: &str) -> String {
     let path = format!("{}/../vectors/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -47,43 +51,6 @@ fn settings(mode: PayoutMode, pool_script: ScriptBuf, tag: &str) -> JobSettings 
         fee_basis_points: 100,
         stale_window: Duration::from_secs(120),
     }
-}
-
-/// Grinds nonces (batched, through the midstate) until the header meets
-/// the job's network target.
-fn solve(job: &PoolJob, extranonce1: Extranonce1, extranonce2: Extranonce2) -> Solution {
-    let engine = Sha256d::best_batch();
-    let merkle_root = job.job.merkle_root(&engine, &extranonce1, &extranonce2);
-    let version = job.job.version();
-    let ntime = job.job.ntime();
-    let first = stratum::header::first_block(version, job.job.prevhash(), &merkle_root);
-    let midstate = engine.midstate(&first);
-    let mut tails = vec![[0u8; 16]; 4096];
-    let mut hashes = vec![[0u8; 32]; 4096];
-    for start in (0..u32::MAX).step_by(4096) {
-        for (offset, tail) in tails.iter_mut().enumerate() {
-            *tail = stratum::header::tail(
-                &merkle_root,
-                ntime,
-                job.job.nbits(),
-                Nonce(start + offset as u32),
-            );
-        }
-        engine.hash_header_batch(&midstate, &tails, &mut hashes);
-        if let Some(offset) = hashes
-            .iter()
-            .position(|hash| job.job.network_target().is_met_by(hash))
-        {
-            return Solution {
-                extranonce1,
-                extranonce2,
-                ntime,
-                nonce: Nonce(start + offset as u32),
-                version,
-            };
-        }
-    }
-    panic!("no nonce solves the job");
 }
 
 /// What Bitcoin Core would check, as rust-bitcoin implements it.

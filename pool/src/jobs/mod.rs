@@ -38,6 +38,20 @@ pub struct JobSettings {
     pub stale_window: Duration,
 }
 
+impl JobSettings {
+    /// The settings a running pool derives from its (validated) config.
+    pub fn from_config(config: &crate::config::Config, pool_script: ScriptBuf) -> JobSettings {
+        JobSettings {
+            tag: config.pool.tag.as_bytes().to_vec(),
+            extranonce2_size: config.stratum.extranonce2_size,
+            mode: config.pool.mode,
+            pool_script,
+            fee_basis_points: config.pool.fee_basis_points(),
+            stale_window: Duration::from_secs(config.chain.stale_window_secs),
+        }
+    }
+}
+
 /// A job as the pool keeps it: the Stratum job plus what it was built from.
 #[derive(Debug)]
 pub struct PoolJob {
