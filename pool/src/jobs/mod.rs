@@ -146,7 +146,7 @@ impl JobManager {
             {
                 TemplateChange::NewBlock
             }
-            Some(current) if same_work(&current.template, &template) => TemplateChange::Unchanged,
+            Some(current) if current.template.same_work(&template) => TemplateChange::Unchanged,
             Some(_) => TemplateChange::Refresh,
         };
         if change == TemplateChange::Unchanged {
@@ -231,21 +231,6 @@ impl JobManager {
     pub fn remembered_jobs(&self) -> usize {
         self.recent.len()
     }
-}
-
-/// Same previous block, same transactions: a re-fetch that changed nothing
-/// but the clock is not worth a notify.
-fn same_work(old: &Template, new: &Template) -> bool {
-    old.previous_block_hash == new.previous_block_hash
-        && old.coinbase_value == new.coinbase_value
-        && old.nbits == new.nbits
-        && old.version == new.version
-        && old.transactions.len() == new.transactions.len()
-        && old
-            .transactions
-            .iter()
-            .zip(&new.transactions)
-            .all(|(a, b)| a.txid == b.txid)
 }
 
 fn payouts(settings: &JobSettings, template: &Template, payout: &ScriptBuf) -> Vec<TxOut> {

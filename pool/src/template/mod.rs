@@ -116,6 +116,23 @@ impl Template {
         })
     }
 
+    /// Whether `other` asks for the same block: same previous block, bits,
+    /// version, reward and transactions. A refetch that changed nothing but
+    /// the clock is not worth a notify (each one costs every miner a job
+    /// switch).
+    pub fn same_work(&self, other: &Template) -> bool {
+        self.previous_block_hash == other.previous_block_hash
+            && self.nbits == other.nbits
+            && self.version == other.version
+            && self.coinbase_value == other.coinbase_value
+            && self.transactions.len() == other.transactions.len()
+            && self
+                .transactions
+                .iter()
+                .zip(&other.transactions)
+                .all(|(a, b)| a.txid == b.txid)
+    }
+
     /// Sum of the transactions' fees.
     pub fn fees(&self) -> Amount {
         self.transactions.iter().map(|tx| tx.fee).sum()

@@ -275,7 +275,7 @@ impl Coordinator {
             .templates
             .borrow()
             .as_ref()
-            .is_some_and(|current| same_work(current, &template));
+            .is_some_and(|current| current.same_work(&template));
         if unchanged {
             tracing::debug!(node = %url, height = template.height, reason = why.as_str(), "template unchanged");
             return;
@@ -326,21 +326,6 @@ impl Coordinator {
             changed
         });
     }
-}
-
-/// Same block to mine: a refresh with nothing new is not republished
-/// (every notify costs each miner a job switch).
-fn same_work(current: &Template, fresh: &Template) -> bool {
-    current.previous_block_hash == fresh.previous_block_hash
-        && current.longpollid == fresh.longpollid
-        && current.nbits == fresh.nbits
-        && current.version == fresh.version
-        && current.transactions.len() == fresh.transactions.len()
-        && current
-            .transactions
-            .iter()
-            .zip(&fresh.transactions)
-            .all(|(a, b)| a.txid == b.txid)
 }
 
 /// One node's `getbestblockhash` poll, forever.
