@@ -1,9 +1,15 @@
 //! The pool server as a library: the `pool` binary and the tests drive it.
 
+pub mod app;
 pub mod block;
 pub mod check;
 pub mod coinbase;
 pub mod config;
+pub mod demo;
 pub mod extranonce;
 pub mod jobs;
+pub mod ledger;
+pub mod server;
 pub mod template;
+pub mod vardiff;
+pub mod web;

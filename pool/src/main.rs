@@ -5,15 +5,12 @@
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use pool::app::Pool;
 use pool::check::check;
-use pool::config::{Config, PayoutMode, TemplateSourceKind};
-use pool::jobs::{JobManager, JobSettings, TemplateChange};
-use pool::template::{Template, TemplateSource};
+use pool::config::Config;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Instant;
-use tokio::sync::watch;
+use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
 /// A Bitcoin mining pool: Stratum V1 for miners, vardiff, a durable share
@@ -32,13 +29,24 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Mine: follow the template source and log every new template until
-    /// Ctrl-C.
+    /// Serve miners: follow the template source, run the Stratum server,
+    /// the ledger and the web page until Ctrl-C or SIGTERM.
     Run(ConfigFile),
+    /// The whole pool with nothing to set up: a simulated chain, the pool,
+    /// a few simulated miners and the web page.
+    Demo(DemoArgs),
     /// Check the config, the address, every node, the database and both
     /// ports: one line each; exit 1 if any failed, 2 if the config does
     /// not load.
     Check(ConfigFile),
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Stop by itself after this many seconds and print a summary line;
+    /// exit 0 only if a block was found and no share was wrongly rejected.
+    #[arg(long, value_name = "SECS")]
+    duration: Option<u64>,
 }
 
 #[derive(Args)]
@@ -62,6 +70,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(file) => run(&file, cli.log_level.as_deref()).await,
+        Command::Demo(args) => demo(&args, cli.log_level.as_deref()).await,
         Command::Check(file) => check_command(&file, cli.log_level.as_deref()).await,
     };
     match result {
@@ -132,72 +141,35 @@ async fn run(file: &ConfigFile, log_level: Option<&str>) -> Result<ExitCode, Fai
         fee_basis_points = config.pool.fee_basis_points(),
         "starting"
     );
-    let jobs = JobManager::new(JobSettings::from_config(&config, address.script_pubkey()));
-    let result = match config.chain.source {
-        TemplateSourceKind::Bitcoind => {
-            let source = pool::template::bitcoind::BitcoindSource::start(
-                config.bitcoind.clone(),
-                config.pool.network,
-                &config.chain,
-            )
-            .context("starting the bitcoind template source")
-            .map_err(Failure::Runtime)?;
-            follow_templates(source.templates(), jobs).await
-        }
-        TemplateSourceKind::Simnet => {
-            let source = pool::template::simnet::SimnetSource::start(&config.simnet, &config.chain);
-            follow_templates(source.templates(), jobs).await
-        }
-    };
-    result.map_err(Failure::Runtime)?;
+    let pool = Pool::start(&config)
+        .await
+        .context("starting the pool")
+        .map_err(Failure::Runtime)?;
+    let signal = shutdown_signal().await;
+    tracing::info!("shutting down");
+    pool.shutdown().await;
+    signal
+        .context("listening for shutdown signals")
+        .map_err(Failure::Runtime)?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Turns every new template into jobs and logs them until Ctrl-C or
-/// SIGTERM (issue 4 hands the jobs to Stratum sessions).
-async fn follow_templates(
-    mut templates: watch::Receiver<Option<Arc<Template>>>,
-    mut jobs: JobManager,
-) -> anyhow::Result<()> {
-    let mut shutdown = std::pin::pin!(shutdown_signal());
-    loop {
-        if let Some(template) = templates.borrow_and_update().clone() {
-            let change = jobs.on_template(Arc::clone(&template), Instant::now());
-            tracing::info!(
-                height = template.height,
-                transactions = template.transactions.len(),
-                fees_sat = template.fees().to_sat(),
-                coinbase_value_sat = template.coinbase_value.to_sat(),
-                ?change,
-                "new template"
-            );
-            if change != TemplateChange::Unchanged && jobs.settings().mode != PayoutMode::Solo {
-                match jobs.current_job(None) {
-                    Ok(job) => tracing::info!(
-                        job_id = %job.id(),
-                        height = job.height(),
-                        clean_jobs = job.job.notify().clean_jobs,
-                        coinbase_bytes = job.job.notify().coinb1.len()
-                            + job.job.notify().coinb2.len()
-                            + pool::jobs::EXTRANONCE1_SIZE
-                            + jobs.settings().extranonce2_size,
-                        "new job"
-                    ),
-                    Err(error) => tracing::error!(%error, "cannot build a job from this template"),
-                }
-            }
-        }
-        tokio::select! {
-            changed = templates.changed() => {
-                changed.context("the template source stopped")?;
-            }
-            signal = &mut shutdown => {
-                signal.context("listening for shutdown signals")?;
-                tracing::info!("shutting down");
-                return Ok(());
-            }
-        }
-    }
+async fn demo(args: &DemoArgs, log_level: Option<&str>) -> Result<ExitCode, Failure> {
+    // Quiet by default: the demo prints its own lines.
+    init_tracing(Some(log_level.unwrap_or("warn")))?;
+    let stop = pool::demo::until(args.duration.map(Duration::from_secs), async {
+        let _ = shutdown_signal().await;
+    });
+    let outcome = pool::demo::run(stop)
+        .await
+        .context("starting the demo")
+        .map_err(Failure::Runtime)?;
+    println!("{}", outcome.summary());
+    Ok(if args.duration.is_none() || outcome.succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Ctrl-C, or SIGTERM as systemd and container runtimes send it.

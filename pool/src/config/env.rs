@@ -145,6 +145,10 @@ impl Target {
 
 /// Reads a variable's name; `Ok(None)` for names without the prefix.
 fn target(var: &str, schema: &Schema) -> Result<Option<(Target, KeySpec)>, ConfigError> {
+    // Test harnesses' own variables (`POOL_TEST_POSTGRES_URL`), never config.
+    if var.starts_with("POOL_TEST_") {
+        return Ok(None);
+    }
     let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
         return Ok(None);
     };

@@ -216,6 +216,12 @@ pub struct StratumConfig {
     pub node_prefix: u8,
     /// The version bits miners may roll (BIP 310), hex.
     pub version_mask: String,
+    /// Seconds a new connection has to subscribe and authorize.
+    pub handshake_timeout_secs: u64,
+    /// Seconds without a line from a miner before it is disconnected.
+    pub idle_timeout_secs: u64,
+    /// Most connections at once; 0 means 90 % of the file-descriptor limit.
+    pub max_connections: usize,
 }
 
 impl Default for StratumConfig {
@@ -229,6 +235,9 @@ impl Default for StratumConfig {
             extranonce2_size: 8,
             node_prefix: 0,
             version_mask: "1fffe000".to_string(),
+            handshake_timeout_secs: 30,
+            idle_timeout_secs: 900,
+            max_connections: 0,
         }
     }
 }

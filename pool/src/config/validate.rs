@@ -180,6 +180,18 @@ fn check_stratum(stratum: &StratumConfig, problems: &mut Vec<Invalid>) {
     if let Err(problem) = stratum.parsed_version_mask() {
         problems.push(problem);
     }
+    for (key, value) in [
+        ("handshake_timeout_secs", stratum.handshake_timeout_secs),
+        ("idle_timeout_secs", stratum.idle_timeout_secs),
+    ] {
+        if value == 0 {
+            problems.push(Invalid::new(
+                format!("stratum.{key}"),
+                value.to_string(),
+                "must be at least 1 second (dead connections must be reaped)",
+            ));
+        }
+    }
 }
 
 impl StratumConfig {

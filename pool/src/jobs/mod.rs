@@ -16,7 +16,7 @@ use crate::template::Template;
 use bitcoin::hashes::Hash as _;
 use bitcoin::{Amount, BlockHash, ScriptBuf, TxOut};
 use rustc_hash::FxHashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use stratum::message::Notify;
 use stratum::{Job, JobId, Ntime, PrevHash, Sha256d};
@@ -60,6 +60,8 @@ pub struct PoolJob {
     /// Who the coinbase pays: the pool, or in solo mode the miner.
     pub payout_script: ScriptBuf,
     pub created: Instant,
+    /// The `mining.notify` line, serialized once for every session.
+    notify_line: OnceLock<String>,
 }
 
 impl PoolJob {
@@ -73,6 +75,16 @@ impl PoolJob {
 
     pub fn prevhash(&self) -> BlockHash {
         self.template.previous_block_hash
+    }
+
+    /// The `mining.notify` line as sent (its own `clean_jobs` flag).
+    pub fn notify_line(&self) -> &str {
+        self.notify_line.get_or_init(|| self.job.notify().to_line())
+    }
+
+    /// Network difficulty of the block this job builds (for the ledger).
+    pub fn network_difficulty(&self) -> f64 {
+        self.job.network_target().to_difficulty()
     }
 
     /// Whether the block needs the witness reserved value in its coinbase.
@@ -193,6 +205,30 @@ impl JobManager {
         Ok(job)
     }
 
+    /// The same work under a new id and without `clean_jobs`: what a session
+    /// sends after a difficulty change, so the new difficulty applies from
+    /// a job the miner has not seen (ESP-Miner ignores a repeated id).
+    pub fn reissue(&mut self, job: &PoolJob) -> Arc<PoolJob> {
+        let mut notify = job.job.notify().clone();
+        notify.job_id = job_ids::next_job_id();
+        notify.clean_jobs = false;
+        let reissued = Arc::new(PoolJob {
+            job: Job::new(notify).expect("the original job's bits were valid"),
+            template: Arc::clone(&job.template),
+            payout_script: job.payout_script.clone(),
+            created: Instant::now(),
+            notify_line: OnceLock::new(),
+        });
+        self.recent.insert(
+            reissued.id(),
+            Remembered {
+                job: Arc::clone(&reissued),
+                superseded_at: None,
+            },
+        );
+        reissued
+    }
+
     /// A job a miner may still submit to (current or within the stale window).
     pub fn job(&self, id: JobId) -> Option<Arc<PoolJob>> {
         self.recent
@@ -303,5 +339,6 @@ fn build_job(
         template: Arc::clone(template),
         payout_script: payout.clone(),
         created: Instant::now(),
+        notify_line: OnceLock::new(),
     })
 }

@@ -1,0 +1,119 @@
+//! The two backends behind one enum. Most SQL is shared: both speak `$1`
+//! placeholders (sqlx maps them for SQLite), `ON CONFLICT` and `LIMIT`.
+
+use super::records::{NewBlock, NewShare};
+use super::{postgres, sqlite};
+
+/// Which database a ledger writes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded file (the default).
+    Sqlite,
+    /// A server several pool nodes may share.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a `database.url` names, if any.
+    pub fn of_url(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    /// How a writing transaction starts. SQLite takes the write lock at
+    /// once, so waiting for another process happens in the busy handler.
+    pub(super) fn begin_write(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum Db {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// Runs the same code against whichever pool `db` holds; the body is
+/// type-checked once per backend.
+macro_rules! with_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::ledger::db::Db::Sqlite($pool) => $body,
+            $crate::ledger::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(super) use with_pool;
+
+const UPSERT_BLOCK: &str = "INSERT INTO blocks \
+     (node, height, hash, address, worker, coinbase_value_sat, time_ms, raw_hex, answers, accepted) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+     ON CONFLICT (hash) DO UPDATE SET answers = excluded.answers, accepted = excluded.accepted";
+
+impl Db {
+    pub(super) fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Writes `shares` in one transaction.
+    pub(super) async fn insert_shares(&self, shares: &[NewShare]) -> Result<(), sqlx::Error> {
+        match self {
+            Db::Sqlite(pool) => sqlite::insert_shares(pool, shares).await,
+            Db::Postgres(pool) => postgres::insert_shares(pool, shares).await,
+        }
+    }
+
+    /// Writes `blocks` in one transaction. A block recorded again (same
+    /// hash) keeps its row and takes the newer answers.
+    pub(super) async fn upsert_blocks(&self, blocks: &[NewBlock]) -> Result<(), sqlx::Error> {
+        let begin = self.backend().begin_write();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_with(begin).await?;
+            for block in blocks {
+                sqlx::query(UPSERT_BLOCK)
+                    .bind(i32::from(block.node))
+                    .bind(i64::from(block.height))
+                    .bind(&block.hash)
+                    .bind(&block.address)
+                    .bind(&block.worker)
+                    // `NewBlock::check` refused values above i64::MAX.
+                    .bind(block.coinbase_value_sat as i64)
+                    .bind(block.time_ms)
+                    .bind(&block.raw_hex)
+                    .bind(&block.answers)
+                    .bind(block.accepted)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await
+        })
+    }
+
+    pub(super) async fn close(&self) {
+        with_pool!(self, pool => pool.close().await)
+    }
+}

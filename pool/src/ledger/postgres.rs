@@ -1,0 +1,68 @@
+//! PostgreSQL: one server for several pool nodes. Ids come from BIGSERIAL,
+//! so nodes never collide; a batch is one INSERT of nine arrays.
+
+use super::error::redact_url;
+use super::records::NewShare;
+use super::{LedgerError, LedgerOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::str::FromStr;
+
+/// One statement whatever the batch size: one prepared plan, no limit on
+/// bind parameters, atomic on its own.
+const INSERT_SHARES: &str = "INSERT INTO shares \
+     (node, address, worker, job_id, difficulty, network_difficulty, time_ms, is_block, hash) \
+     SELECT * FROM UNNEST($1::INTEGER[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], \
+     $5::DOUBLE PRECISION[], $6::DOUBLE PRECISION[], $7::BIGINT[], $8::BOOLEAN[], $9::BYTEA[])";
+
+pub(super) async fn connect(url: &str, options: &LedgerOptions) -> Result<PgPool, LedgerError> {
+    let connect = PgConnectOptions::from_str(url).map_err(|source| LedgerError::BadUrl {
+        url: redact_url(url),
+        source,
+    })?;
+    PgPoolOptions::new()
+        .max_connections(options.max_connections.max(1))
+        .acquire_timeout(options.connect_timeout)
+        .connect_with(connect)
+        .await
+        .map_err(|source| LedgerError::Connect {
+            url: redact_url(url),
+            source,
+        })
+}
+
+pub(super) async fn insert_shares(pool: &PgPool, shares: &[NewShare]) -> Result<(), sqlx::Error> {
+    let mut nodes = Vec::with_capacity(shares.len());
+    let mut addresses = Vec::with_capacity(shares.len());
+    let mut workers = Vec::with_capacity(shares.len());
+    let mut job_ids = Vec::with_capacity(shares.len());
+    let mut difficulties = Vec::with_capacity(shares.len());
+    let mut network_difficulties = Vec::with_capacity(shares.len());
+    let mut times_ms = Vec::with_capacity(shares.len());
+    let mut is_blocks = Vec::with_capacity(shares.len());
+    let mut hashes = Vec::with_capacity(shares.len());
+    for share in shares {
+        nodes.push(i32::from(share.node));
+        addresses.push(share.address.as_str());
+        workers.push(share.worker.as_str());
+        // The u64's bits, read back with `as u64`.
+        job_ids.push(share.job_id as i64);
+        difficulties.push(share.difficulty);
+        network_difficulties.push(share.network_difficulty);
+        times_ms.push(share.time_ms);
+        is_blocks.push(share.is_block);
+        hashes.push(&share.hash[..]);
+    }
+    sqlx::query(INSERT_SHARES)
+        .bind(nodes)
+        .bind(addresses)
+        .bind(workers)
+        .bind(job_ids)
+        .bind(difficulties)
+        .bind(network_difficulties)
+        .bind(times_ms)
+        .bind(is_blocks)
+        .bind(hashes)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! SQLite: an embedded file in WAL mode with `synchronous = FULL`, so a
+//! committed share survives a kill -9 of the pool and a power loss.
+
+use super::error::redact_url;
+use super::records::NewShare;
+use super::{LedgerError, LedgerOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+
+/// Rows per INSERT statement: 9 parameters each stays far below every
+/// SQLite build's parameter limit (999 in old ones).
+const ROWS_PER_STATEMENT: usize = 100;
+
+const SHARE_COLUMNS: &str =
+    "node, address, worker, job_id, difficulty, network_difficulty, time_ms, is_block, hash";
+
+pub(super) async fn connect(url: &str, options: &LedgerOptions) -> Result<SqlitePool, LedgerError> {
+    let connect = SqliteConnectOptions::from_str(url)
+        .map_err(|source| LedgerError::BadUrl {
+            url: redact_url(url),
+            source,
+        })?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(options.sqlite_busy_timeout);
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    let mut pool = SqlitePoolOptions::new()
+        .max_connections(options.max_connections.max(1))
+        .acquire_timeout(options.connect_timeout);
+    if in_memory {
+        // The shared in-memory database lives while one connection does.
+        pool = pool
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None);
+    } else if let Some(dir) = connect.get_filename().parent() {
+        if !dir.as_os_str().is_empty() && !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(|source| LedgerError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+    }
+    // Two processes opening a fresh file at once both switch it to WAL,
+    // which needs an exclusive lock that SQLite refuses at once (without
+    // its busy handler, to avoid a deadlock): retry until the timeout.
+    let deadline = std::time::Instant::now() + options.connect_timeout;
+    loop {
+        match pool.clone().connect_with(connect.clone()).await {
+            Ok(pool) => return Ok(pool),
+            Err(source) if is_busy(&source) && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(source) => {
+                return Err(LedgerError::Connect {
+                    url: redact_url(url),
+                    source,
+                })
+            }
+        }
+    }
+}
+
+/// SQLITE_BUSY (5) or SQLITE_LOCKED (6), possibly extended.
+fn is_busy(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(database) => database
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| matches!(code & 0xff, 5 | 6)),
+        _ => false,
+    }
+}
+
+/// One transaction of multi-row INSERTs.
+pub(super) async fn insert_shares(
+    pool: &SqlitePool,
+    shares: &[NewShare],
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    for chunk in shares.chunks(ROWS_PER_STATEMENT) {
+        let sql = insert_sql(chunk.len());
+        // Full chunks reuse one prepared statement; the tail's is one-off.
+        let mut query = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
+        for share in chunk {
+            query = query
+                .bind(i32::from(share.node))
+                .bind(share.address.as_str())
+                .bind(share.worker.as_str())
+                // The u64's bits, read back with `as u64`.
+                .bind(share.job_id as i64)
+                .bind(share.difficulty)
+                .bind(share.network_difficulty)
+                .bind(share.time_ms)
+                .bind(share.is_block)
+                .bind(&share.hash[..]);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}
+
+fn insert_sql(rows: usize) -> String {
+    let mut sql = format!("INSERT INTO shares ({SHARE_COLUMNS}) VALUES ");
+    for row in 0..rows {
+        if row > 0 {
+            sql.push(',');
+        }
+        sql.push_str("(?,?,?,?,?,?,?,?,?)");
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{connect, insert_sql};
+    use crate::ledger::LedgerOptions;
+
+    #[test]
+    fn insert_has_nine_parameters_per_row() {
+        let sql = insert_sql(3);
+        assert_eq!(sql.matches('?').count(), 27);
+        assert!(sql.ends_with("(?,?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?,?)"));
+    }
+
+    #[tokio::test]
+    async fn a_file_database_is_wal_with_full_sync_in_a_created_directory() {
+        let dir = std::env::temp_dir().join(format!(
+            "pool_ledger_unit_{}_{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+        ));
+        let url = format!("sqlite://{}/nested/ledger.db", dir.display());
+        let pool = connect(&url, &LedgerOptions::default())
+            .await
+            .expect("open");
+        let journal_mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        let busy_timeout_ms: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(journal_mode, "wal");
+        assert_eq!(synchronous, 2, "FULL");
+        assert_eq!(busy_timeout_ms, 5_000);
+    }
+}

@@ -1,0 +1,58 @@
+//! Counters of the group-commit writer, read without locking.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A snapshot of the writer's counters since the ledger was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LedgerStats {
+    /// Shares committed.
+    pub shares_written: u64,
+    /// Blocks committed.
+    pub blocks_written: u64,
+    /// Share transactions committed (each holds one batch).
+    pub batches: u64,
+    /// Shares in the largest committed batch.
+    pub largest_batch: u64,
+    /// Transactions that failed; their callers got an error.
+    pub write_errors: u64,
+    /// Requests waiting for the writer right now.
+    pub queued: u64,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Counters {
+    shares_written: AtomicU64,
+    blocks_written: AtomicU64,
+    batches: AtomicU64,
+    largest_batch: AtomicU64,
+    write_errors: AtomicU64,
+}
+
+impl Counters {
+    pub(super) fn batch_committed(&self, shares: usize) {
+        let shares = shares as u64;
+        self.shares_written.fetch_add(shares, Ordering::Relaxed);
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.largest_batch.fetch_max(shares, Ordering::Relaxed);
+    }
+
+    pub(super) fn blocks_committed(&self, blocks: usize) {
+        self.blocks_written
+            .fetch_add(blocks as u64, Ordering::Relaxed);
+    }
+
+    pub(super) fn write_failed(&self) {
+        self.write_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn snapshot(&self, queued: u64) -> LedgerStats {
+        LedgerStats {
+            shares_written: self.shares_written.load(Ordering::Relaxed),
+            blocks_written: self.blocks_written.load(Ordering::Relaxed),
+            batches: self.batches.load(Ordering::Relaxed),
+            largest_batch: self.largest_batch.load(Ordering::Relaxed),
+            write_errors: self.write_errors.load(Ordering::Relaxed),
+            queued,
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! The Stratum V1 server: accepts miners, runs one session per connection,
+//! and turns new templates into work for all of them.
+//!
+//! The network shell is thin: [`session`] moves lines between the socket
+//! and the sans-io `stratum` crate, the job manager, vardiff, the share
+//! validator and the ledger. New work reaches sessions through a watch
+//! channel, so a slow miner never holds up the others: each session reads
+//! the latest generation when it gets to it, and its outgoing queue is
+//! bounded (a miner that cannot keep up is dropped).
+
+mod fdlimit;
+mod session;
+pub mod stats;
+mod writer;
+
+use crate::block::BlockStore;
+use crate::config::{Config, PayoutMode};
+use crate::extranonce::Extranonce1Allocator;
+use crate::jobs::{JobManager, JobSettings, TemplateChange};
+use crate::ledger::Ledger;
+use crate::template::TemplateSource;
+use stats::ServerStats;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use stratum::{Difficulty, VersionMask};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+
+/// What the server needs from the configuration, already checked.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    pub network: bitcoin::Network,
+    pub mode: PayoutMode,
+    pub node_prefix: u8,
+    pub extranonce2_size: usize,
+    pub version_mask: VersionMask,
+    pub start_difficulty: Difficulty,
+    pub min_difficulty: Difficulty,
+    pub max_difficulty: Option<Difficulty>,
+    pub share_interval: Duration,
+    pub handshake_timeout: Duration,
+    pub idle_timeout: Duration,
+    /// 0: derive from the file-descriptor limit.
+    pub max_connections: usize,
+}
+
+impl ServerSettings {
+    /// From a validated config (the checks already ran, so no errors here).
+    pub fn from_config(config: &Config) -> ServerSettings {
+        let bounds = config
+            .stratum
+            .difficulty_bounds()
+            .expect("validated difficulty bounds");
+        ServerSettings {
+            listen: config.stratum.listen,
+            network: config.pool.network.to_bitcoin(),
+            mode: config.pool.mode,
+            node_prefix: config.stratum.node_prefix,
+            extranonce2_size: config.stratum.extranonce2_size,
+            version_mask: config
+                .stratum
+                .parsed_version_mask()
+                .expect("validated version mask"),
+            start_difficulty: bounds.start,
+            min_difficulty: bounds.min,
+            max_difficulty: bounds.max,
+            share_interval: Duration::from_secs_f64(config.stratum.share_interval_secs),
+            handshake_timeout: Duration::from_secs(config.stratum.handshake_timeout_secs),
+            idle_timeout: Duration::from_secs(config.stratum.idle_timeout_secs),
+            max_connections: config.stratum.max_connections,
+        }
+    }
+}
+
+/// What every session shares.
+pub(crate) struct Shared<S> {
+    pub settings: ServerSettings,
+    pub source: Arc<S>,
+    pub jobs: Mutex<JobManager>,
+    /// Bumped on every change of work; sessions fetch their job when it moves.
+    pub generation: watch::Sender<u64>,
+    pub ledger: Ledger,
+    pub store: BlockStore,
+    pub allocator: Extranonce1Allocator,
+    pub stats: Arc<ServerStats>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl<S> Shared<S> {
+    /// The job manager; a poisoned lock (a panic elsewhere) still holds
+    /// consistent data, so it is used rather than taking the pool down.
+    pub fn jobs(&self) -> std::sync::MutexGuard<'_, JobManager> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A running server.
+pub struct Server {
+    local_addr: SocketAddr,
+    stats: Arc<ServerStats>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Binds the listener and starts accepting miners and following templates.
+    pub async fn start<S: TemplateSource>(
+        settings: ServerSettings,
+        jobs: JobSettings,
+        source: Arc<S>,
+        ledger: Ledger,
+        store: BlockStore,
+    ) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(settings.listen).await?;
+        let local_addr = listener.local_addr()?;
+        let max_connections = match settings.max_connections {
+            0 => fdlimit::connection_limit(),
+            configured => configured,
+        };
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let stats = Arc::new(ServerStats::default());
+        // Restarts begin elsewhere in the extranonce space, so a miner that
+        // reconnects at once does not get the value it just had.
+        let start = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_secs() as u32)
+            .unwrap_or(0);
+        let shared = Arc::new(Shared {
+            allocator: Extranonce1Allocator::new(
+                settings.node_prefix,
+                start.wrapping_mul(2654435761),
+            ),
+            settings,
+            source,
+            jobs: Mutex::new(JobManager::new(jobs)),
+            generation: watch::channel(0).0,
+            ledger,
+            store,
+            stats: Arc::clone(&stats),
+            shutdown: shutdown_rx,
+        });
+        tracing::info!(%local_addr, max_connections, "stratum listening");
+        let tasks = vec![
+            tokio::spawn(follow_templates(Arc::clone(&shared))),
+            tokio::spawn(accept(listener, shared, max_connections)),
+        ];
+        Ok(Server {
+            local_addr,
+            stats,
+            shutdown,
+            tasks,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn stats(&self) -> Arc<ServerStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// Stops accepting, closes every session and waits for the tasks.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Feeds templates to the job manager and tells sessions when work changed.
+async fn follow_templates<S: TemplateSource>(shared: Arc<Shared<S>>) {
+    let mut templates = shared.source.templates();
+    let mut shutdown = shared.shutdown.clone();
+    let mut expiry = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        if let Some(template) = templates.borrow_and_update().clone() {
+            let height = template.height;
+            let change = {
+                let mut jobs = shared.jobs();
+                let change = jobs.on_template(template, Instant::now());
+                if change != TemplateChange::Unchanged && shared.settings.mode != PayoutMode::Solo {
+                    if let Err(error) = jobs.current_job(None) {
+                        tracing::error!(%error, height, "cannot build a job from this template");
+                    }
+                }
+                change
+            };
+            if change != TemplateChange::Unchanged {
+                tracing::debug!(height, ?change, "new work");
+                shared.generation.send_modify(|generation| *generation += 1);
+            }
+        }
+        tokio::select! {
+            changed = templates.changed() => {
+                if changed.is_err() {
+                    tracing::error!("the template source stopped");
+                    return;
+                }
+            }
+            _ = expiry.tick() => shared.jobs().expire(Instant::now()),
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+async fn accept<S: TemplateSource>(listener: TcpListener, shared: Arc<Shared<S>>, max: usize) {
+    let permits = Arc::new(Semaphore::new(max.max(1)));
+    let mut shutdown = shared.shutdown.clone();
+    let mut sessions = tokio::task::JoinSet::new();
+    let mut next_session = 0u64;
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => break,
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => continue,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors and the like: back off, keep serving.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            shared
+                .stats
+                .connections_refused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(%peer, max, "connection limit reached; refusing");
+            continue;
+        };
+        next_session += 1;
+        let shared = Arc::clone(&shared);
+        let id = next_session;
+        sessions.spawn(async move {
+            session::run(shared, stream, peer, id).await;
+            drop(permit);
+        });
+    }
+    sessions.shutdown().await;
+}

@@ -1,0 +1,261 @@
+//! The share path: cheap rejections first, then one hash through the
+//! cached validator, then the ledger. A share is answered `true` only
+//! once the ledger has made it durable; a block goes to the nodes at once,
+//! stale or not.
+
+use super::super::stats::Reject;
+use super::{Session, Worker};
+use crate::block::{self, Solution};
+use crate::jobs::PoolJob;
+use crate::ledger::{NewBlock, NewShare};
+use crate::template::TemplateSource;
+use futures::future::BoxFuture;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use stratum::message::{ErrorCode, ErrorReply, Id, Response, Submit};
+use stratum::share::Share;
+use stratum::ShareCheck;
+
+impl Reject {
+    fn code(self) -> ErrorCode {
+        match self {
+            Reject::NotSubscribed => ErrorCode::NotSubscribed,
+            Reject::Unauthorized => ErrorCode::UnauthorizedWorker,
+            Reject::UnknownJob | Reject::Stale => ErrorCode::JobNotFound,
+            Reject::Invalid | Reject::NotRecorded => ErrorCode::Other,
+            Reject::Duplicate => ErrorCode::Duplicate,
+            Reject::LowDifficulty => ErrorCode::LowDifficulty,
+        }
+    }
+}
+
+fn unix_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl<S: TemplateSource> Session<S> {
+    /// Checks a share and returns its answer, ready when the ledger is.
+    pub(super) fn on_submit(&mut self, id: Id, submit: Submit) -> BoxFuture<'static, Vec<String>> {
+        let stats = Arc::clone(&self.shared.stats);
+        let (share, difficulty) = match self.check(&submit) {
+            Ok(accepted) => accepted,
+            Err((reject, message)) => {
+                stats.reject(reject);
+                tracing::debug!(session = self.id, reason = reject.name(), %message, "share rejected");
+                let line = Response::error(id, ErrorReply::new(reject.code(), message)).to_line();
+                return Box::pin(std::future::ready(vec![line]));
+            }
+        };
+        // Vardiff counts the share now; the retarget follows the answer.
+        let retarget = match self.vardiff.on_share(difficulty, Self::now()) {
+            Some(new) => self.retarget(new),
+            None => Vec::new(),
+        };
+        let ledger = self.shared.ledger.clone();
+        let session = self.id;
+        Box::pin(async move {
+            let credited = share.difficulty;
+            let answer = match ledger.record_share(share).await {
+                Ok(()) => {
+                    stats.accept(credited);
+                    Response::boolean(id, true)
+                }
+                Err(error) => {
+                    stats.reject(Reject::NotRecorded);
+                    tracing::error!(session, %error, "share not recorded; told the miner");
+                    Response::error(
+                        id,
+                        ErrorReply::new(
+                            ErrorCode::Other,
+                            "share not recorded: the pool's database is unavailable",
+                        ),
+                    )
+                }
+            };
+            let mut lines = vec![answer.to_line()];
+            lines.extend(retarget);
+            lines
+        })
+    }
+
+    /// Everything but the ledger: the share to record and the difficulty
+    /// it is credited at, or why it is refused.
+    fn check(
+        &mut self,
+        submit: &Submit,
+    ) -> Result<(NewShare, stratum::Difficulty), (Reject, String)> {
+        let Some(extranonce1) = self.extranonce1.as_ref().map(|lease| lease.value()) else {
+            return Err((Reject::NotSubscribed, "not subscribed".into()));
+        };
+        let worker = self.worker_for(&submit.worker).ok_or_else(|| {
+            (
+                Reject::Unauthorized,
+                format!("unauthorized worker {}", submit.worker),
+            )
+        })?;
+        let Some(index) = self
+            .sent
+            .iter()
+            .rposition(|sent| sent.job.id() == submit.job_id)
+        else {
+            return Err((
+                Reject::UnknownJob,
+                format!("job {} not found", submit.job_id),
+            ));
+        };
+        let job = Arc::clone(&self.sent[index].job);
+        let (remembered, stale) = {
+            let jobs = self.shared.jobs();
+            (jobs.job(job.id()).is_some(), jobs.is_stale(&job))
+        };
+        if !remembered {
+            return Err((Reject::UnknownJob, format!("job {} expired", submit.job_id)));
+        }
+        let now_secs = (unix_millis() / 1000) as u64;
+        if let Err(error) = submit.ntime.check_window(job.job.ntime(), now_secs) {
+            return Err((Reject::Invalid, error.to_string()));
+        }
+        let extranonce2 = submit
+            .extranonce2
+            .fit(self.shared.settings.extranonce2_size)
+            .map_err(|error| (Reject::Invalid, error.to_string()))?;
+        let share = Share {
+            extranonce1,
+            extranonce2,
+            ntime: submit.ntime,
+            nonce: submit.nonce,
+            version_bits: submit.version_bits,
+        };
+        let target = self.sent[index].target;
+        let check = self
+            .validator
+            .validate(&job.job, &share, self.version_mask, &target)
+            .map_err(|error| (Reject::Invalid, error.to_string()))?;
+        if check.meets_network_target {
+            self.found_block(&job, &share, &check, &worker);
+        }
+        if stale {
+            return Err((
+                Reject::Stale,
+                format!("stale: job {} builds on a replaced block", submit.job_id),
+            ));
+        }
+        let sent = &mut self.sent[index];
+        if !check.meets_share_target {
+            return Err((
+                Reject::LowDifficulty,
+                format!(
+                    "low difficulty share ({:.6} < {})",
+                    check.difficulty(),
+                    sent.difficulty
+                ),
+            ));
+        }
+        if !sent.hashes.insert(check.hash) {
+            return Err((Reject::Duplicate, "duplicate share".into()));
+        }
+        let difficulty = sent.difficulty;
+        Ok((
+            NewShare {
+                node: self.shared.settings.node_prefix,
+                address: worker.address,
+                worker: worker.worker,
+                job_id: job.id().0,
+                difficulty: difficulty.as_f64(),
+                network_difficulty: job.network_difficulty(),
+                time_ms: unix_millis(),
+                is_block: check.meets_network_target,
+                hash: check.hash,
+            },
+            difficulty,
+        ))
+    }
+
+    /// The authorized worker a submit names: the exact username, or one
+    /// with the same address (firmware sometimes changes the worker part).
+    fn worker_for(&self, name: &str) -> Option<Worker> {
+        let address = name.split('.').next().unwrap_or(name);
+        self.workers
+            .iter()
+            .find(|worker| worker.username == name)
+            .or_else(|| self.workers.iter().find(|worker| worker.address == address))
+            .cloned()
+    }
+
+    /// Builds and submits the block in the background: the miner's answer
+    /// does not wait for the nodes.
+    fn found_block(&self, job: &Arc<PoolJob>, share: &Share, check: &ShareCheck, worker: &Worker) {
+        let solution = Solution {
+            extranonce1: share.extranonce1,
+            extranonce2: share.extranonce2,
+            ntime: share.ntime,
+            nonce: share.nonce,
+            version: check.version,
+        };
+        let shared = Arc::clone(&self.shared);
+        let job = Arc::clone(job);
+        let worker = worker.clone();
+        shared.stats.blocks_found.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            height = job.height(),
+            address = %worker.address,
+            worker = %worker.worker,
+            "share solves a block"
+        );
+        tokio::spawn(async move {
+            let block = match block::assemble(&job, &solution) {
+                Ok(block) => block,
+                Err(error) => {
+                    tracing::error!(%error, height = job.height(), "cannot assemble the block");
+                    return;
+                }
+            };
+            let raw_hex = bitcoin::consensus::encode::serialize_hex(&block);
+            let report =
+                block::submit_solved(&*shared.source, &shared.store, job.height(), block).await;
+            let accepted = report.confirmed
+                || report
+                    .answers
+                    .iter()
+                    .any(|answer| answer.result == Ok(None));
+            if accepted {
+                shared.stats.blocks_accepted.fetch_add(1, Ordering::Relaxed);
+            }
+            let answers = serde_json::Value::Array(
+                report
+                    .answers
+                    .iter()
+                    .map(|answer| {
+                        serde_json::json!({
+                            "node": answer.node,
+                            "result": match &answer.result {
+                                Ok(None) => serde_json::Value::Null,
+                                Ok(Some(reason)) => reason.clone().into(),
+                                Err(error) => format!("error: {error}").into(),
+                            },
+                        })
+                    })
+                    .collect(),
+            );
+            let record = NewBlock {
+                node: shared.settings.node_prefix,
+                height: job.height(),
+                hash: report.block_hash.to_string(),
+                address: worker.address,
+                worker: worker.worker,
+                coinbase_value_sat: job.template.coinbase_value.to_sat(),
+                time_ms: unix_millis(),
+                raw_hex,
+                answers: answers.to_string(),
+                accepted,
+            };
+            if let Err(error) = shared.ledger.record_block(record).await {
+                tracing::error!(%error, hash = %report.block_hash, "block not recorded in the ledger (its hex is in the blocks dir)");
+            }
+        });
+    }
+}

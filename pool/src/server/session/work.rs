@@ -1,0 +1,169 @@
+//! Work for one miner: which job it has, at which difficulty, and what to
+//! send when the template or its difficulty changes.
+
+use super::Session;
+use crate::config::PayoutMode;
+use crate::jobs::PoolJob;
+use crate::template::TemplateSource;
+use rustc_hash::FxHashSet;
+use std::sync::Arc;
+use std::time::Instant;
+use stratum::message::{SetDifficulty, SetVersionMask};
+use stratum::{Difficulty, Target, VersionMask};
+
+/// Jobs a miner may still answer; older ones get "job not found".
+const MAX_SENT_JOBS: usize = 32;
+
+/// A job as sent to this miner.
+pub(super) struct SentJob {
+    pub job: Arc<PoolJob>,
+    /// The difficulty in force when it was sent: what its shares are credited at.
+    pub difficulty: Difficulty,
+    pub target: Target,
+    /// Header hashes of accepted shares (the duplicate key).
+    pub hashes: FxHashSet<[u8; 32]>,
+}
+
+impl<S: TemplateSource> Session<S> {
+    /// The script the coinbase pays: in solo mode the miner's own.
+    fn payout(&self) -> Option<bitcoin::ScriptBuf> {
+        match self.shared.settings.mode {
+            PayoutMode::Solo => self
+                .workers
+                .first()
+                .map(|worker| worker.payout_script.clone()),
+            _ => None,
+        }
+    }
+
+    fn current_job(&self) -> Option<Arc<PoolJob>> {
+        let payout = self.payout();
+        match self.shared.jobs().current_job(payout.as_ref()) {
+            Ok(job) => Some(job),
+            Err(error) => {
+                tracing::debug!(session = self.id, %error, "no job yet");
+                None
+            }
+        }
+    }
+
+    pub(super) fn handshake_done(&self) -> bool {
+        self.extranonce1.is_some() && !self.workers.is_empty()
+    }
+
+    fn last_sent(&self) -> Option<&Arc<PoolJob>> {
+        self.sent.back().map(|sent| &sent.job)
+    }
+
+    /// The notify for `job`, remembered at the current difficulty.
+    fn job_line(&mut self, job: Arc<PoolJob>, force_clean: bool) -> String {
+        let line = if force_clean && !job.job.notify().clean_jobs {
+            let mut notify = job.job.notify().clone();
+            notify.clean_jobs = true;
+            notify.to_line()
+        } else {
+            job.notify_line().to_string()
+        };
+        if job.job.notify().clean_jobs {
+            // Every cached root belongs to a replaced block now.
+            self.validator.clear();
+        }
+        let difficulty = self.vardiff.current();
+        self.sent.push_back(SentJob {
+            job,
+            difficulty,
+            target: Target::from_difficulty(difficulty),
+            hashes: FxHashSet::default(),
+        });
+        if self.sent.len() > MAX_SENT_JOBS {
+            if let Some(oldest) = self.sent.pop_front() {
+                self.validator.forget_job(oldest.job.id());
+            }
+        }
+        line
+    }
+
+    fn difficulty_line(&self) -> String {
+        SetDifficulty {
+            difficulty: self.vardiff.current(),
+        }
+        .to_line()
+    }
+
+    /// The first difficulty and job, once the miner has subscribed and
+    /// authorized (in whichever order) and a template exists.
+    pub(super) fn start_work(&mut self) -> Vec<String> {
+        if self.work_started || !self.handshake_done() {
+            return Vec::new();
+        }
+        let Some(job) = self.current_job() else {
+            return Vec::new();
+        };
+        self.work_started = true;
+        self.vardiff
+            .set_network_difficulty(job.network_difficulty());
+        let difficulty = self.difficulty_line();
+        vec![difficulty, self.job_line(job, true)]
+    }
+
+    /// The template changed: the new job (after a lower difficulty if the
+    /// network's fell under this miner's). Returned, not sent: every line
+    /// goes out through the session's one ordered queue, so the wire order
+    /// is the order in which the session decided (a job never overtakes the
+    /// set_difficulty it was recorded under).
+    pub(super) fn on_new_work(&mut self) -> Vec<String> {
+        if !self.work_started {
+            return self.start_work();
+        }
+        let Some(job) = self.current_job() else {
+            return Vec::new();
+        };
+        if self.last_sent().is_some_and(|sent| sent.id() == job.id()) {
+            return Vec::new();
+        }
+        let mut lines = Vec::new();
+        if self
+            .vardiff
+            .set_network_difficulty(job.network_difficulty())
+            .is_some()
+        {
+            lines.push(self.difficulty_line());
+        }
+        lines.push(self.job_line(job, false));
+        lines
+    }
+
+    /// A new difficulty applies from the next job on: send it, then a job
+    /// the miner has not seen (the current one under a new id if the work
+    /// did not change), so shares at the new difficulty are told apart.
+    pub(super) fn retarget(&mut self, difficulty: Difficulty) -> Vec<String> {
+        debug_assert_eq!(difficulty, self.vardiff.current());
+        if !self.work_started {
+            return Vec::new();
+        }
+        let Some(current) = self.current_job() else {
+            return Vec::new();
+        };
+        // Never an id the miner has seen: ESP-Miner ignores a repeated one,
+        // and its shares must be told apart from those at the old difficulty.
+        let job = if self.sent.iter().any(|sent| sent.job.id() == current.id()) {
+            self.shared.jobs().reissue(&current)
+        } else {
+            current
+        };
+        tracing::debug!(
+            session = self.id,
+            difficulty = difficulty.as_f64(),
+            "new difficulty"
+        );
+        vec![self.difficulty_line(), self.job_line(job, false)]
+    }
+
+    pub(super) fn version_mask_line(mask: VersionMask) -> String {
+        SetVersionMask { mask }.to_line()
+    }
+
+    pub(super) fn now() -> Instant {
+        Instant::now()
+    }
+}

@@ -1,0 +1,578 @@
+//! The share ledger against real databases. Every test is written once and
+//! runs against SQLite (always) and PostgreSQL (when
+//! `POOL_TEST_POSTGRES_URL` names a server; `.ci/run` starts one).
+
+#[path = "support/ledger_backend.rs"]
+mod ledger_backend;
+
+use futures::future::join_all;
+use ledger_backend::{Backend, TestDb};
+use pool::ledger::{Ledger, LedgerError, LedgerOptions, NewBlock, NewShare};
+use std::collections::{BTreeSet, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// Generates, for each test body, `sqlite::<name>` and `postgres::<name>`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::ledger_backend::run(
+                        super::Backend::Sqlite,
+                        stringify!($name),
+                        super::$name,
+                    )
+                    .await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::ledger_backend::run(
+                        super::Backend::Postgres,
+                        stringify!($name),
+                        super::$name,
+                    )
+                    .await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    shares_keep_every_field,
+    blocks_keep_every_field_and_take_newer_answers,
+    group_commit_batches_concurrent_shares,
+    a_lone_share_is_written_without_waiting_for_a_full_batch,
+    full_queue_makes_callers_wait_and_drops_nothing,
+    acknowledged_shares_are_seen_by_a_fresh_open,
+    killed_writer_process_keeps_every_acknowledged_share,
+    unwritable_database_fails_callers_then_recovers,
+    two_nodes_write_concurrently_without_collisions,
+    close_writes_what_is_queued_then_refuses,
+    invalid_share_is_refused_alone,
+);
+
+fn share(node: u8, job_id: u64) -> NewShare {
+    let mut hash = [0u8; 32];
+    hash[..8].copy_from_slice(&job_id.to_le_bytes());
+    hash[31] = node;
+    NewShare {
+        node,
+        address: format!("bcrt1qnode{node}address{}", job_id % 7),
+        worker: if job_id.is_multiple_of(3) {
+            String::new()
+        } else {
+            format!("rig{}", job_id % 5)
+        },
+        job_id,
+        difficulty: 1024.0 + job_id as f64 / 3.0,
+        network_difficulty: 0.001,
+        time_ms: 1_700_000_000_000 + job_id as i64,
+        is_block: job_id.is_multiple_of(11),
+        hash,
+    }
+}
+
+fn block(height: u32, hash_byte: u8, answers: &str) -> NewBlock {
+    NewBlock {
+        node: 3,
+        height,
+        hash: format!("{:02x}", hash_byte).repeat(32),
+        address: "bcrt1qfinder".to_string(),
+        worker: "bitaxe".to_string(),
+        coinbase_value_sat: 312_500_000 + u64::from(height),
+        time_ms: 1_700_000_000_000 + i64::from(height),
+        raw_hex: "00".repeat(100),
+        answers: answers.to_string(),
+        accepted: true,
+    }
+}
+
+async fn open(db: &TestDb) -> Ledger {
+    Ledger::open(&db.url).await.expect("open the ledger")
+}
+
+async fn open_with(db: &TestDb, options: LedgerOptions) -> Ledger {
+    Ledger::open_with(&db.url, options)
+        .await
+        .expect("open the ledger")
+}
+
+/// Every job id in the ledger.
+async fn job_ids(ledger: &Ledger) -> BTreeSet<u64> {
+    ledger
+        .shares(u64::MAX)
+        .await
+        .expect("read shares")
+        .iter()
+        .map(|stored| stored.job_id)
+        .collect()
+}
+
+async fn shares_keep_every_field(db: TestDb) {
+    let ledger = open(&db).await;
+    assert_eq!(ledger.schema_version(), 1);
+    let mut edge = share(255, u64::MAX);
+    edge.address = "tb1q€ünïcode".to_string();
+    edge.difficulty = 1.0e-9;
+    edge.network_difficulty = 1.234_567_890_123e14;
+    edge.hash = [0xff; 32];
+    edge.is_block = true;
+    let mut originals = vec![share(0, 0), share(1, 1), share(2, 2), edge];
+    originals.push(NewShare {
+        time_ms: 1_800_000_000_000,
+        ..share(7, i64::MAX as u64 + 1)
+    });
+    for original in &originals {
+        ledger
+            .record_share(original.clone())
+            .await
+            .expect("record share");
+    }
+    assert_eq!(ledger.share_count().await.unwrap(), originals.len() as u64);
+
+    let stored = ledger.shares(100).await.unwrap();
+    // Newest first: by time, then by id.
+    let mut expected = originals.clone();
+    expected.sort_by_key(|share| std::cmp::Reverse(share.time_ms));
+    let got: Vec<NewShare> = stored.iter().map(|s| s.share()).collect();
+    assert_eq!(got, expected);
+    let ids: HashSet<i64> = stored.iter().map(|s| s.id).collect();
+    assert_eq!(ids.len(), stored.len(), "ids are unique");
+
+    let newest_two = ledger.shares(2).await.unwrap();
+    assert_eq!(newest_two.len(), 2);
+    assert_eq!(newest_two[0], stored[0]);
+    assert_eq!(ledger.stats().shares_written, originals.len() as u64);
+    ledger.close().await;
+}
+
+async fn blocks_keep_every_field_and_take_newer_answers(db: TestDb) {
+    let ledger = open(&db).await;
+    let first = block(100, 0xab, r#"{"node0":null}"#);
+    let second = NewBlock {
+        accepted: false,
+        worker: String::new(),
+        ..block(101, 0xcd, r#"{"node0":"inconclusive"}"#)
+    };
+    ledger.record_block(first.clone()).await.unwrap();
+    ledger.record_block(second.clone()).await.unwrap();
+
+    let stored = ledger.blocks().await.unwrap();
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[0].block(), second, "newest first");
+    assert_eq!(stored[1].block(), first);
+    assert!(stored.iter().all(|b| b.status == "submitted"));
+
+    // The same block again (a resubmission): one row, the newer answers.
+    let again = NewBlock {
+        answers: r#"{"node0":null,"node1":"duplicate"}"#.to_string(),
+        accepted: true,
+        ..second.clone()
+    };
+    ledger.record_block(again.clone()).await.unwrap();
+    let stored = ledger.blocks().await.unwrap();
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[0].block(), again);
+    assert_eq!(ledger.stats().blocks_written, 3);
+    ledger.close().await;
+}
+
+async fn group_commit_batches_concurrent_shares(db: TestDb) {
+    const SHARES: u64 = 5_000;
+    let options = LedgerOptions::default();
+    let ledger = open_with(&db, options.clone()).await;
+    let started = Instant::now();
+    let calls = (0..SHARES).map(|job_id| {
+        let ledger = ledger.clone();
+        tokio::spawn(async move {
+            let call = Instant::now();
+            ledger
+                .record_share(share(1, job_id))
+                .await
+                .map(|()| call.elapsed())
+        })
+    });
+    let latencies: Vec<Duration> = join_all(calls)
+        .await
+        .into_iter()
+        .map(|joined| joined.expect("task").expect("record share"))
+        .collect();
+    let total = started.elapsed();
+    let stats = ledger.stats();
+    let slowest = latencies.iter().max().copied().unwrap_or_default();
+    eprintln!(
+        "{:?}: {SHARES} shares in {total:?}, slowest call {slowest:?}, {stats:?}",
+        db.backend
+    );
+
+    assert_eq!(stats.shares_written, SHARES);
+    assert_eq!(stats.write_errors, 0);
+    // Far fewer transactions than shares.
+    assert!(stats.batches <= SHARES / 50, "{stats:?}");
+    assert!(stats.largest_batch <= options.max_batch as u64, "{stats:?}");
+    assert_eq!(ledger.share_count().await.unwrap(), SHARES);
+    assert_eq!(job_ids(&ledger).await, (0..SHARES).collect());
+    // Bounded latency, loosely: no call waited for more than a few dozen
+    // batch windows plus commits (a hang or a lost wake-up would).
+    assert!(
+        slowest < Duration::from_secs(30),
+        "slowest call {slowest:?}"
+    );
+    ledger.close().await;
+}
+
+async fn a_lone_share_is_written_without_waiting_for_a_full_batch(db: TestDb) {
+    let ledger = open(&db).await;
+    let call = Instant::now();
+    ledger.record_share(share(0, 42)).await.unwrap();
+    let latency = call.elapsed();
+    let stats = ledger.stats();
+    assert_eq!((stats.batches, stats.largest_batch), (1, 1), "{stats:?}");
+    // The batch window (20 ms) plus one commit; generous for slow disks.
+    assert!(latency < Duration::from_secs(5), "{latency:?}");
+
+    // With a small max_batch, batches never exceed it.
+    let small = open_with(
+        &db,
+        LedgerOptions {
+            max_batch: 100,
+            ..LedgerOptions::default()
+        },
+    )
+    .await;
+    let calls = (0..1_000).map(|job_id| small.record_share(share(0, 1_000 + job_id)));
+    for outcome in join_all(calls).await {
+        outcome.expect("record share");
+    }
+    let stats = small.stats();
+    assert_eq!(stats.shares_written, 1_000);
+    assert!(stats.largest_batch <= 100, "{stats:?}");
+    assert!(stats.batches >= 10, "{stats:?}");
+    small.close().await;
+    ledger.close().await;
+}
+
+async fn full_queue_makes_callers_wait_and_drops_nothing(db: TestDb) {
+    let ledger = open_with(
+        &db,
+        LedgerOptions {
+            queue_capacity: 4,
+            max_batch: 16,
+            ..LedgerOptions::default()
+        },
+    )
+    .await;
+    let calls = (0..1_000).map(|job_id| {
+        let ledger = ledger.clone();
+        tokio::spawn(async move { ledger.record_share(share(2, job_id)).await })
+    });
+    for outcome in join_all(calls).await {
+        outcome.expect("task").expect("record share");
+    }
+    let stats = ledger.stats();
+    assert_eq!(stats.shares_written, 1_000);
+    assert!(stats.batches >= 1_000 / 16, "{stats:?}");
+    assert_eq!(stats.queued, 0);
+    assert_eq!(job_ids(&ledger).await, (0..1_000).collect());
+    ledger.close().await;
+}
+
+async fn acknowledged_shares_are_seen_by_a_fresh_open(db: TestDb) {
+    let writer = open(&db).await;
+    for job_id in 0..50 {
+        writer.record_share(share(4, job_id)).await.unwrap();
+    }
+    // No close: what was acknowledged is already in the database.
+    let reader = open(&db).await;
+    assert_eq!(reader.share_count().await.unwrap(), 50);
+    assert_eq!(job_ids(&reader).await, (0..50).collect());
+    drop(writer);
+    reader.close().await;
+
+    let reopened = open(&db).await;
+    assert_eq!(reopened.share_count().await.unwrap(), 50);
+    assert_eq!(
+        reopened.schema_version(),
+        1,
+        "migrations are not re-applied"
+    );
+    reopened.close().await;
+}
+
+/// Set in the child process of the kill test: the URL to write to.
+const CHILD_URL_ENV: &str = "POOL_LEDGER_TEST_CHILD_URL";
+/// Acknowledgements the parent waits for before the kill.
+const ACKS_BEFORE_KILL: usize = 1_000;
+
+/// Not a test of its own: the body of the child process that the kill test
+/// starts (this test binary again, with `CHILD_URL_ENV` set). It records
+/// shares from 32 tasks and prints `ack <job_id>` after each Ok, until
+/// it is killed (bounded in count and time if it is not).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_kill_test_child_process() {
+    use std::io::Write;
+    let Ok(url) = std::env::var(CHILD_URL_ENV) else {
+        return;
+    };
+    let ledger = Ledger::open(&url).await.expect("child: open the ledger");
+    let give_up = Instant::now() + Duration::from_secs(60);
+    let writers = (0..32u64).map(|task| {
+        let ledger = ledger.clone();
+        tokio::spawn(async move {
+            for i in 0..5_000 {
+                if Instant::now() > give_up {
+                    return;
+                }
+                let job_id = task * 1_000_000 + i;
+                ledger
+                    .record_share(share(9, job_id))
+                    .await
+                    .expect("child: record");
+                let mut stdout = std::io::stdout().lock();
+                let _ = writeln!(stdout, "ack {job_id}");
+                let _ = stdout.flush();
+            }
+        })
+    });
+    join_all(writers).await;
+}
+
+async fn killed_writer_process_keeps_every_acknowledged_share(db: TestDb) {
+    // Create the schema first, so the child only writes.
+    open(&db).await.close().await;
+    let mut child = tokio::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "ledger_kill_test_child_process",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_URL_ENV, &db.url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the child");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut acknowledged = BTreeSet::new();
+    let mut killed = false;
+    // After the kill, the pipe still holds acknowledgements printed before
+    // it: read them all, to the end.
+    while let Some(line) = lines.next_line().await.expect("read the child") {
+        if let Some(job_id) = line.strip_prefix("ack ") {
+            acknowledged.insert(job_id.parse::<u64>().expect("job id"));
+        }
+        if !killed && acknowledged.len() >= ACKS_BEFORE_KILL {
+            child.start_kill().expect("kill -9 the child");
+            killed = true;
+        }
+    }
+    let status = child.wait().await.expect("reap the child");
+    assert!(
+        killed,
+        "the child stopped before {ACKS_BEFORE_KILL} acks: {status}"
+    );
+    assert!(!status.success(), "the child was killed, not finished");
+
+    let ledger = open(&db).await;
+    let stored = job_ids(&ledger).await;
+    let lost: Vec<_> = acknowledged.difference(&stored).collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged shares lost, e.g. {:?}",
+        lost.len(),
+        acknowledged.len(),
+        &lost[..lost.len().min(5)]
+    );
+    eprintln!(
+        "{:?}: {} acknowledged, {} stored after kill -9",
+        db.backend,
+        acknowledged.len(),
+        stored.len()
+    );
+    ledger.close().await;
+}
+
+/// What the ledger logs, from the first call on (a global subscriber: the
+/// writer task runs on any worker thread).
+fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    Arc::clone(LOGS.get_or_init(|| {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&logs);
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || LogSink(Arc::clone(&sink)))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
+        logs
+    }))
+}
+
+struct LogSink(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+async fn unwritable_database_fails_callers_then_recovers(db: TestDb) {
+    let logs = captured_logs();
+    let ledger = open_with(
+        &db,
+        LedgerOptions {
+            sqlite_busy_timeout: Duration::from_millis(200),
+            ..LedgerOptions::default()
+        },
+    )
+    .await;
+    ledger.record_share(share(5, 1)).await.unwrap();
+
+    let block = db.block_writes().await;
+    let attempts = (2..12).map(|job_id| ledger.record_share(share(5, job_id)));
+    let outcomes = tokio::time::timeout(Duration::from_secs(60), join_all(attempts))
+        .await
+        .expect("record_share must fail, not hang, while the database is unwritable");
+    for outcome in &outcomes {
+        match outcome {
+            Err(LedgerError::Write { .. }) => {}
+            other => panic!("expected a write error, got {other:?}"),
+        }
+    }
+    let error = outcomes[0].as_ref().unwrap_err().to_string();
+    eprintln!("{:?}: {error}", db.backend);
+    assert!(ledger.stats().write_errors >= 1);
+    // One clear error line naming the cause.
+    let cause = match db.backend {
+        Backend::Sqlite => "database is locked",
+        Backend::Postgres => "does not exist",
+    };
+    assert!(error.contains(cause), "{error}");
+    let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(
+        logged.lines().any(|line| line.contains("ERROR")
+            && line.contains("ledger write failed")
+            && line.contains(cause)),
+        "no error line naming {cause:?} in:\n{logged}"
+    );
+
+    block.release().await;
+    ledger
+        .record_share(share(5, 100))
+        .await
+        .expect("the writer recovers");
+    assert_eq!(job_ids(&ledger).await, BTreeSet::from([1, 100]));
+    ledger.close().await;
+}
+
+async fn two_nodes_write_concurrently_without_collisions(db: TestDb) {
+    const PER_NODE: u64 = 1_000;
+    // Opened together: the migration runs once (advisory lock / write lock).
+    let (node_a, node_b) = tokio::join!(open(&db), open(&db));
+    let calls = (0..PER_NODE).flat_map(|job_id| {
+        [(node_a.clone(), 1u8), (node_b.clone(), 2u8)].map(|(ledger, node)| {
+            tokio::spawn(async move { ledger.record_share(share(node, job_id)).await })
+        })
+    });
+    for outcome in join_all(calls).await {
+        outcome.expect("task").expect("record share");
+    }
+    let stored = node_a.shares(u64::MAX).await.unwrap();
+    assert_eq!(stored.len() as u64, 2 * PER_NODE);
+    let ids: HashSet<i64> = stored.iter().map(|s| s.id).collect();
+    assert_eq!(ids.len(), stored.len(), "every id is unique");
+    for node in [1u8, 2] {
+        let of_node: BTreeSet<u64> = stored
+            .iter()
+            .filter(|s| s.node == node)
+            .map(|s| s.job_id)
+            .collect();
+        assert_eq!(of_node, (0..PER_NODE).collect(), "node {node}");
+    }
+    assert_eq!(node_b.share_count().await.unwrap(), 2 * PER_NODE);
+    node_a.close().await;
+    node_b.close().await;
+}
+
+async fn close_writes_what_is_queued_then_refuses(db: TestDb) {
+    // A long window: only close ends the batch early.
+    let ledger = open_with(
+        &db,
+        LedgerOptions {
+            batch_window: Duration::from_secs(600),
+            ..LedgerOptions::default()
+        },
+    )
+    .await;
+    let other_handle = ledger.clone();
+    let mut pending: Vec<_> = (0..100)
+        .map(|job_id| Box::pin(ledger.record_share(share(6, job_id))))
+        .collect();
+    // One poll each queues every share with the writer.
+    for call in &mut pending {
+        assert!(futures::poll!(call.as_mut()).is_pending());
+    }
+    let closing = ledger.clone().close();
+    let (outcomes, ()) = tokio::time::timeout(
+        Duration::from_secs(60),
+        futures::future::join(join_all(pending), closing),
+    )
+    .await
+    .expect("close flushes at once");
+    assert!(outcomes.iter().all(Result::is_ok));
+    assert!(matches!(
+        other_handle.record_share(share(6, 1_000)).await,
+        Err(LedgerError::Closed)
+    ));
+    drop((ledger, other_handle));
+
+    let reopened = open(&db).await;
+    assert_eq!(job_ids(&reopened).await, (0..100).collect());
+    reopened.close().await;
+}
+
+async fn invalid_share_is_refused_alone(db: TestDb) {
+    let ledger = open(&db).await;
+    let bad = NewShare {
+        difficulty: f64::NAN,
+        ..share(8, 1)
+    };
+    let nul = NewShare {
+        worker: "rig\0".to_string(),
+        ..share(8, 2)
+    };
+    let (bad, good, nul) = tokio::join!(
+        ledger.record_share(bad),
+        ledger.record_share(share(8, 3)),
+        ledger.record_share(nul),
+    );
+    assert!(matches!(bad, Err(LedgerError::Invalid { .. })), "{bad:?}");
+    assert!(matches!(nul, Err(LedgerError::Invalid { .. })), "{nul:?}");
+    good.expect("a good share beside bad ones is recorded");
+    assert_eq!(job_ids(&ledger).await, BTreeSet::from([3]));
+    ledger.close().await;
+}
+
+#[tokio::test]
+async fn unknown_url_schemes_are_refused() {
+    for url in ["mysql://localhost/pool", "pool.db", ""] {
+        match Ledger::open(url).await {
+            Err(LedgerError::UnsupportedUrl { .. }) => {}
+            other => panic!("{url:?}: {other:?}"),
+        }
+    }
+}
