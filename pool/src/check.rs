@@ -91,6 +91,7 @@ pub async fn check(config: &Config) -> Vec<CheckLine> {
                         .map(|line| CheckLine::from_result(line.component, line.result)),
                 );
             }
+            lines.push(check_wallet(config).await);
         }
         TemplateSourceKind::Simnet => lines.push(CheckLine::new(
             "chain",
@@ -114,6 +115,30 @@ pub async fn check(config: &Config) -> Vec<CheckLine> {
         check_listen(config.web.listen),
     ));
     lines
+}
+
+/// The wallet `pool payout` pays from: the first node's `payout.wallet`.
+/// SOLO pays in the coinbase and needs none.
+async fn check_wallet(config: &Config) -> CheckLine {
+    if config.pool.mode == crate::config::PayoutMode::Solo {
+        return CheckLine::new(
+            "wallet",
+            Outcome::Skipped("not needed: solo pays miners in the coinbase".to_string()),
+        );
+    }
+    let Some(node) = config.bitcoind.first() else {
+        return CheckLine::new(
+            "wallet",
+            Outcome::Failed("no [[bitcoind]] node".to_string()),
+        );
+    };
+    let probed =
+        match crate::payouts::BitcoindWallet::new(node, config.pool.network, &config.payout.wallet)
+        {
+            Ok(wallet) => wallet.probe().await,
+            Err(error) => Err(error.to_string()),
+        };
+    CheckLine::from_result("wallet", probed)
 }
 
 /// `sqlite://path`: the file exists and opens for writing, or its

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod extranonce;
 pub mod jobs;
 pub mod ledger;
+pub mod payouts;
 pub mod server;
 pub mod template;
 pub mod vardiff;

@@ -39,6 +39,21 @@ enum Command {
     /// ports: one line each; exit 1 if any failed, 2 if the config does
     /// not load.
     Check(ConfigFile),
+    /// Settle and pay (run it from cron): credit found blocks, follow
+    /// them to maturity or orphaning, and pay every balance at or above
+    /// payout.threshold_sat in one sendmany from the first node's wallet.
+    /// Safe to repeat or kill at any point. Exit 0 done, 1 a failure
+    /// (including another run holding the lock), 2 a bad config.
+    Payout(PayoutArgs),
+}
+
+#[derive(Args)]
+struct PayoutArgs {
+    #[command(flatten)]
+    file: ConfigFile,
+    /// Print what would be credited, confirmed and paid; change nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Args)]
@@ -72,6 +87,7 @@ async fn main() -> ExitCode {
         Command::Run(file) => run(&file, cli.log_level.as_deref()).await,
         Command::Demo(args) => demo(&args, cli.log_level.as_deref()).await,
         Command::Check(file) => check_command(&file, cli.log_level.as_deref()).await,
+        Command::Payout(args) => payout_command(&args, cli.log_level.as_deref()).await,
     };
     match result {
         Ok(code) => code,
@@ -125,6 +141,75 @@ async fn check_command(file: &ConfigFile, log_level: Option<&str>) -> Result<Exi
     } else {
         ExitCode::SUCCESS
     })
+}
+
+async fn payout_command(args: &PayoutArgs, log_level: Option<&str>) -> Result<ExitCode, Failure> {
+    use pool::payouts::{payout_run, BitcoindChain, BitcoindWallet, CreditSettings, RunSettings};
+    let config = load(&args.file)?;
+    init_tracing(log_level)?;
+    if config.chain.source != pool::config::TemplateSourceKind::Bitcoind {
+        return Err(Failure::Usage(anyhow::anyhow!(
+            "pool payout follows blocks and pays from a bitcoind wallet: set chain.source = \"bitcoind\" \
+             (the simnet lives inside `pool run` and `pool demo` only)"
+        )));
+    }
+    let node = config.bitcoind.first().ok_or_else(|| {
+        Failure::Usage(anyhow::anyhow!(
+            "pool payout needs a [[bitcoind]] node with the pool's wallet"
+        ))
+    })?;
+    let chain = BitcoindChain::new(node, config.pool.network)
+        .map_err(|error| Failure::Usage(anyhow::anyhow!("{error}")))?;
+    let wallet = BitcoindWallet::new(node, config.pool.network, &config.payout.wallet)
+        .map_err(|error| Failure::Usage(anyhow::anyhow!("{error}")))?;
+    let ledger = pool::ledger::Ledger::open(&config.database.url)
+        .await
+        .context("opening the ledger")
+        .map_err(Failure::Runtime)?;
+    let settings = RunSettings {
+        credit: CreditSettings::from_config(&config),
+        threshold_sat: config.payout.threshold_sat,
+        maturity: config.payout.maturity,
+        network: config.pool.network.to_bitcoin(),
+        dry_run: args.dry_run,
+    };
+    let outcome = payout_run(&ledger, &chain, &wallet, &settings).await;
+    // PPS and FPPS put the variance on the operator: show where it stands.
+    let position = match config.pool.mode {
+        pool::config::PayoutMode::Pps | pool::config::PayoutMode::Fpps => {
+            ledger.operator_position().await.ok()
+        }
+        _ => None,
+    };
+    ledger.close().await;
+    if let Some(total) = position.map(|position| position.total) {
+        println!(
+            "position: credited to miners {} sat, earned from matured blocks {} sat, immature {} sat, net {} sat",
+            total.credited_sat,
+            total.earned_sat,
+            total.immature_sat,
+            total.net_sat()
+        );
+    }
+    match outcome {
+        Ok(report) => {
+            if let Some(batch) = report.batch.as_ref().filter(|_| report.dry_run) {
+                for line in &batch.lines {
+                    println!("would pay {} {} sat", line.address, line.amount_sat);
+                }
+            }
+            println!("{}", report.summary());
+            Ok(if report.chain_errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Err(error) => {
+            println!("payout: failed: {error}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 async fn run(file: &ConfigFile, log_level: Option<&str>) -> Result<ExitCode, Failure> {

@@ -577,3 +577,39 @@ async fn probe_checks_zmq() {
         "{reason}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_the_payout_wallet() {
+    let node = FakeBitcoind::start("gbt-regtest-30tx.json").await;
+    let mut config = pool::config::Config::default();
+    config.bitcoind = vec![node.config("u", "p")];
+    config.payout.wallet = "pool".to_string();
+    let lines = pool::check::check(&config).await;
+    let wallet = lines
+        .iter()
+        .find(|line| line.component == "wallet")
+        .unwrap_or_else(|| panic!("no wallet line in {lines:#?}"));
+    assert!(!wallet.failed(), "{wallet}");
+    assert!(
+        wallet.to_string().contains("balance 123456789 sat"),
+        "{wallet}"
+    );
+    assert!(wallet.to_string().contains("/wallet/pool"), "{wallet}");
+
+    let unreachable = format!("http://127.0.0.1:{}", closed_port());
+    config.bitcoind =
+        vec![
+            serde_json::from_value(json!({"url": unreachable, "user": "u", "password": "p"}))
+                .unwrap(),
+        ];
+    let lines = pool::check::check(&config).await;
+    let wallet = lines
+        .iter()
+        .find(|line| line.component == "wallet")
+        .unwrap();
+    assert!(wallet.failed(), "{wallet}");
+    assert!(
+        wallet.to_string().contains("connection refused"),
+        "{wallet}"
+    );
+}

@@ -61,6 +61,7 @@ async fn a_solving_share_becomes_a_block_the_chain_accepts() {
         pool_script: pool_script.clone(),
         fee_basis_points: 100,
         stale_window: Duration::from_secs(120),
+        fpps_fee_window: 10,
     });
     assert_eq!(
         manager.on_template(Arc::clone(&template), Instant::now()),

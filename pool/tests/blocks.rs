@@ -50,6 +50,7 @@ fn settings(mode: PayoutMode, pool_script: ScriptBuf, tag: &str) -> JobSettings 
         pool_script,
         fee_basis_points: 100,
         stale_window: Duration::from_secs(120),
+        fpps_fee_window: 10,
     }
 }
 
@@ -303,4 +304,43 @@ fn solo_jobs_are_per_payout_and_share_the_template() {
         pool_paid.job.notify().merkle_branch
     );
     assert_ne!(first.job.notify().coinb2, pool_paid.job.notify().coinb2);
+}
+
+#[test]
+fn pps_jobs_pay_the_subsidy_and_fpps_jobs_add_the_average_fees() {
+    let pool_script = script(
+        "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080",
+        Network::Regtest,
+    );
+    let (empty, full) = (
+        template("gbt-regtest-empty.json"),
+        template("gbt-regtest-30tx.json"),
+    );
+    let subsidy = empty.coinbase_value - empty.fees();
+    assert_eq!(full.coinbase_value - full.fees(), subsidy, "same height");
+    assert!(full.fees() > Amount::ZERO);
+    let start = Instant::now();
+
+    let mut pps = JobManager::new(settings(PayoutMode::Pps, pool_script.clone(), "/p/"));
+    pps.on_template(Arc::clone(&empty), start);
+    assert_eq!(pps.current_job(None).unwrap().pps_reward, subsidy);
+    pps.on_template(Arc::clone(&full), start);
+    assert_eq!(
+        pps.current_job(None).unwrap().pps_reward,
+        subsidy,
+        "PPS ignores fees"
+    );
+
+    // FPPS over a window of 10 templates: the empty one then the full one
+    // average to half the full one's fees (rounded down).
+    let mut fpps = JobManager::new(settings(PayoutMode::Fpps, pool_script.clone(), "/p/"));
+    fpps.on_template(Arc::clone(&empty), start);
+    assert_eq!(fpps.current_job(None).unwrap().pps_reward, subsidy);
+    fpps.on_template(Arc::clone(&full), start);
+    let expected = subsidy + Amount::from_sat(full.fees().to_sat() / 2);
+    assert_eq!(fpps.current_job(None).unwrap().pps_reward, expected);
+
+    let mut pplns = JobManager::new(settings(PayoutMode::Pplns, pool_script, "/p/"));
+    pplns.on_template(full, start);
+    assert_eq!(pplns.current_job(None).unwrap().pps_reward, Amount::ZERO);
 }

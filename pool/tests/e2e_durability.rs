@@ -9,18 +9,17 @@ mod e2e;
 #[allow(dead_code)] // only its database set-up is used here
 #[path = "support/ledger_backend.rs"]
 mod ledger_backend;
+#[path = "support/pool_process.rs"]
+mod pool_process;
 
-use e2e::{regtest_address, wait_until, Scratch, POLL};
+use e2e::{regtest_address, wait_until, Scratch};
 use ledger_backend::{Backend, POSTGRES_ENV};
 use miner_sim::{Dialect, MinerConfig, Swarm};
 use pool::ledger::Ledger;
+use pool_process::PoolProcess;
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::process::{Child, Command};
-use tokio::time::Instant;
 
 /// Acknowledged shares before the kill.
 const ACCEPTANCES: u64 = 300;
@@ -33,15 +32,7 @@ const MINERS: [(Dialect, &str); 4] = [
     (Dialect::Cgminer, "cg2"),
 ];
 
-/// A port that was free a moment ago (bound, then released).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("bind a free port")
-        .port()
-}
-
-fn config_text(port: u16, scratch: &Path, database_url: &str) -> String {
+fn config_text(port: u16, web_port: u16, scratch: &Path, database_url: &str) -> String {
     format!(
         r#"[pool]
 network = "regtest"
@@ -63,67 +54,21 @@ difficulty = 0.01
 url = "{database_url}"
 
 [web]
-listen = "127.0.0.1:0"
+listen = "127.0.0.1:{web_port}"
 "#,
         blocks = scratch.join("blocks").display(),
     )
-}
-
-/// `pool run` on a free port, once it accepts miners. A port taken in the
-/// meantime by someone else is retried with another.
-async fn start_pool(scratch: &Path, database_url: &str) -> (Child, SocketAddr) {
-    for attempt in 1..=5 {
-        let port = free_port();
-        let config = scratch.join("pool.toml");
-        std::fs::write(&config, config_text(port, scratch, database_url))
-            .expect("write the config");
-        let log_path = scratch.join(format!("pool-{attempt}.log"));
-        let log = std::fs::File::create(&log_path).expect("create the log");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_pool"));
-        command
-            .arg("run")
-            .arg("--config")
-            .arg(&config)
-            .current_dir(scratch)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log handle"))
-            .stderr(log)
-            .kill_on_drop(true);
-        // Only this test's config: no overrides from the environment.
-        for (name, _) in std::env::vars() {
-            if name.starts_with("POOL_") {
-                command.env_remove(name);
-            }
-        }
-        let mut child = command.spawn().expect("start the pool binary");
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = child.try_wait().expect("poll the child") {
-                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                if log.contains("cannot listen") {
-                    break; // the port was taken: another one
-                }
-                panic!("the pool exited with {status} before listening:\n{log}");
-            }
-            if tokio::net::TcpStream::connect(addr).await.is_ok() {
-                return (child, addr);
-            }
-            if Instant::now() > deadline {
-                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                panic!("the pool did not listen on {addr} within 30 s:\n{log}");
-            }
-            tokio::time::sleep(POLL).await;
-        }
-    }
-    panic!("no free port for the pool after 5 attempts");
 }
 
 /// Loads the pool with miners, kills it with SIGKILL after
 /// [`ACCEPTANCES`] acknowledged shares, then counts the ledger's rows.
 async fn acknowledged_shares_survive_kill_9(database_url: &str) {
     let scratch = Scratch::new("durability");
-    let (mut child, addr) = start_pool(scratch.path(), database_url).await;
+    let pool = PoolProcess::start(scratch.path(), "pool", |port, web_port| {
+        config_text(port, web_port, scratch.path(), database_url)
+    })
+    .await;
+    let (mut child, addr) = (pool.child, pool.stratum);
     let address = regtest_address(40);
     let swarm = Swarm::start(
         MINERS

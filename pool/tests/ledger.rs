@@ -7,7 +7,9 @@ mod ledger_backend;
 
 use futures::future::join_all;
 use ledger_backend::{Backend, TestDb};
+use pool::config::PayoutMode;
 use pool::ledger::{Ledger, LedgerError, LedgerOptions, NewBlock, NewShare};
+use sqlx::Connection;
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -57,6 +59,7 @@ on_both_backends!(
     two_nodes_write_concurrently_without_collisions,
     close_writes_what_is_queued_then_refuses,
     invalid_share_is_refused_alone,
+    a_version_one_ledger_upgrades_keeping_its_rows,
 );
 
 fn share(node: u8, job_id: u64) -> NewShare {
@@ -77,6 +80,7 @@ fn share(node: u8, job_id: u64) -> NewShare {
         time_ms: 1_700_000_000_000 + job_id as i64,
         is_block: job_id.is_multiple_of(11),
         hash,
+        credit_sat: job_id % 1_000,
     }
 }
 
@@ -92,6 +96,7 @@ fn block(height: u32, hash_byte: u8, answers: &str) -> NewBlock {
         raw_hex: "00".repeat(100),
         answers: answers.to_string(),
         accepted: true,
+        mode: PayoutMode::Pplns,
     }
 }
 
@@ -118,7 +123,11 @@ async fn job_ids(ledger: &Ledger) -> BTreeSet<u64> {
 
 async fn shares_keep_every_field(db: TestDb) {
     let ledger = open(&db).await;
-    assert_eq!(ledger.schema_version(), 1);
+    assert_eq!(
+        ledger.schema_version(),
+        2,
+        "shares and blocks, then payouts"
+    );
     let mut edge = share(255, u64::MAX);
     edge.address = "tb1q€ünïcode".to_string();
     edge.difficulty = 1.0e-9;
@@ -169,7 +178,9 @@ async fn blocks_keep_every_field_and_take_newer_answers(db: TestDb) {
     assert_eq!(stored.len(), 2);
     assert_eq!(stored[0].block(), second, "newest first");
     assert_eq!(stored[1].block(), first);
-    assert!(stored.iter().all(|b| b.status == "submitted"));
+    assert!(stored
+        .iter()
+        .all(|b| b.status == pool::ledger::BlockStatus::Submitted));
 
     // The same block again (a resubmission): one row, the newer answers.
     let again = NewBlock {
@@ -301,7 +312,7 @@ async fn acknowledged_shares_are_seen_by_a_fresh_open(db: TestDb) {
     assert_eq!(reopened.share_count().await.unwrap(), 50);
     assert_eq!(
         reopened.schema_version(),
-        1,
+        2,
         "migrations are not re-applied"
     );
     reopened.close().await;
@@ -575,4 +586,80 @@ async fn unknown_url_schemes_are_refused() {
             other => panic!("{url:?}: {other:?}"),
         }
     }
+}
+
+/// A database the previous release (schema version 1) wrote: opening it
+/// applies the payouts migration and keeps every row, with the new
+/// columns at their defaults.
+async fn a_version_one_ledger_upgrades_keeping_its_rows(db: TestDb) {
+    let setup = [
+        "INSERT INTO schema_migrations (version, name, applied_ms) VALUES (1, 'shares_and_blocks', 0)",
+        "INSERT INTO shares (node, address, worker, job_id, difficulty, network_difficulty, \
+         time_ms, is_block, hash) VALUES (1, 'bcrt1qold', 'rig', 7, 2.0, 1.0, 5, FALSE, \
+         X'0000000000000000000000000000000000000000000000000000000000000007')",
+        "INSERT INTO blocks (node, height, hash, address, worker, coinbase_value_sat, time_ms, \
+         raw_hex, answers, accepted) VALUES (1, 9, 'ab', 'bcrt1qold', 'rig', 5000, 6, '00', '[]', TRUE)",
+    ];
+    let create_migrations = "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, \
+         name TEXT NOT NULL, applied_ms BIGINT NOT NULL)";
+    match db.backend {
+        Backend::Sqlite => {
+            let path = db.url.trim_start_matches("sqlite://");
+            std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap()).unwrap();
+            let mut connection = sqlx::SqliteConnection::connect(&format!("{}?mode=rwc", db.url))
+                .await
+                .unwrap();
+            sqlx::raw_sql(include_str!(
+                "../migrations/sqlite/0001_shares_and_blocks.sql"
+            ))
+            .execute(&mut connection)
+            .await
+            .unwrap();
+            sqlx::raw_sql(create_migrations)
+                .execute(&mut connection)
+                .await
+                .unwrap();
+            for statement in setup {
+                sqlx::raw_sql(statement)
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+            }
+            connection.close().await.unwrap();
+        }
+        Backend::Postgres => {
+            let mut connection = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            sqlx::raw_sql(include_str!(
+                "../migrations/postgres/0001_shares_and_blocks.sql"
+            ))
+            .execute(&mut connection)
+            .await
+            .unwrap();
+            sqlx::raw_sql(create_migrations)
+                .execute(&mut connection)
+                .await
+                .unwrap();
+            for statement in setup {
+                sqlx::raw_sql(&statement.replace("X'", "'\\x"))
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+            }
+            connection.close().await.unwrap();
+        }
+    }
+    let ledger = open(&db).await;
+    assert_eq!(ledger.schema_version(), 2);
+    let shares = ledger.shares(10).await.unwrap();
+    assert_eq!(shares.len(), 1);
+    assert_eq!(
+        (shares[0].job_id, shares[0].credit_sat, shares[0].settled),
+        (7, 0, false)
+    );
+    let blocks = ledger.blocks().await.unwrap();
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(blocks[0].status, pool::ledger::BlockStatus::Submitted);
+    assert_eq!(blocks[0].mode, PayoutMode::Pplns);
+    assert!(!blocks[0].credited);
+    ledger.close().await;
 }

@@ -17,7 +17,7 @@
 //! field of the config is overridable with no change here.
 
 use super::{BitcoindConfig, ChainConfig, Config, ConfigError, DatabaseConfig, PoolConfig};
-use super::{SimnetConfig, StratumConfig, WebConfig};
+use super::{PayoutConfig, SimnetConfig, StratumConfig, WebConfig};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -239,6 +239,7 @@ fn check(section: &str, value: toml::Value) -> Result<(), toml::de::Error> {
         "simnet" => value.try_into::<SimnetConfig>().map(drop),
         "database" => value.try_into::<DatabaseConfig>().map(drop),
         "web" => value.try_into::<WebConfig>().map(drop),
+        "payout" => value.try_into::<PayoutConfig>().map(drop),
         _ => Ok(()),
     }
 }
@@ -354,7 +355,7 @@ mod tests {
         let schema = Schema::new();
         let names: Vec<&str> = schema.sections.iter().map(|(s, _)| s.as_str()).collect();
         for section in [
-            "pool", "stratum", "chain", "bitcoind", "simnet", "database", "web",
+            "pool", "stratum", "chain", "bitcoind", "simnet", "database", "web", "payout",
         ] {
             assert!(names.contains(&section), "{section}");
         }

@@ -35,6 +35,7 @@ pub struct Config {
     pub simnet: SimnetConfig,
     pub database: DatabaseConfig,
     pub web: WebConfig,
+    pub payout: PayoutConfig,
 }
 
 impl Config {
@@ -325,6 +326,35 @@ impl Default for DatabaseConfig {
     fn default() -> Self {
         DatabaseConfig {
             url: "sqlite://pool.db".to_string(),
+        }
+    }
+}
+
+/// How miners are credited and paid (`pool payout`, run from cron).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PayoutConfig {
+    /// Balances below this stay for a later run.
+    pub threshold_sat: u64,
+    /// PPLNS: the window is this many blocks' worth of expected work.
+    pub window_factor: f64,
+    /// FPPS: templates whose transaction fees are averaged.
+    pub fpps_fee_window: usize,
+    /// Confirmations before a block's credits are paid (coinbase maturity).
+    pub maturity: u32,
+    /// The wallet of the first `[[bitcoind]]` that pays ("" for the
+    /// node's default wallet).
+    pub wallet: String,
+}
+
+impl Default for PayoutConfig {
+    fn default() -> Self {
+        PayoutConfig {
+            threshold_sat: 100_000,
+            window_factor: 2.0,
+            fpps_fee_window: 120,
+            maturity: 100,
+            wallet: String::new(),
         }
     }
 }

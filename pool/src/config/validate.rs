@@ -52,6 +52,7 @@ impl Config {
             ));
         }
         check_database_url(&self.database.url, &mut problems);
+        check_payout(&self.payout, &mut problems);
         if overlaps(self.stratum.listen, self.web.listen) {
             problems.push(Invalid::new(
                 "web.listen",
@@ -280,6 +281,40 @@ fn overlaps(a: SocketAddr, b: SocketAddr) -> bool {
     a.port() == b.port()
         && a.port() != 0
         && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}
+
+fn check_payout(payout: &super::PayoutConfig, problems: &mut Vec<Invalid>) {
+    if !(payout.window_factor.is_finite()
+        && payout.window_factor > 0.0
+        && payout.window_factor <= 1_000.0)
+    {
+        problems.push(Invalid::new(
+            "payout.window_factor",
+            toml_float(payout.window_factor),
+            "must be above 0 and at most 1000 (blocks of expected work)",
+        ));
+    }
+    if payout.fpps_fee_window == 0 {
+        problems.push(Invalid::new(
+            "payout.fpps_fee_window",
+            "0".to_string(),
+            "must be at least 1 template",
+        ));
+    }
+    if payout.maturity == 0 {
+        problems.push(Invalid::new(
+            "payout.maturity",
+            "0".to_string(),
+            "must be at least 1 confirmation (Bitcoin's coinbase maturity is 100)",
+        ));
+    }
+    if payout.wallet.contains(['/', '?', '#']) {
+        problems.push(Invalid::new(
+            "payout.wallet",
+            toml_string(&payout.wallet),
+            "is a wallet name, without /, ? or #",
+        ));
+    }
 }
 
 #[cfg(test)]

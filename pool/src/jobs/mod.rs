@@ -36,9 +36,17 @@ pub struct JobSettings {
     /// Pool fee in basis points; in solo mode paid as a second output.
     pub fee_basis_points: u32,
     pub stale_window: Duration,
+    /// FPPS: templates whose transaction fees are averaged.
+    pub fpps_fee_window: usize,
 }
 
 impl JobSettings {
+    /// The pool fee (validated to 0..=9999 basis points by the config).
+    pub fn fee(&self) -> payout::Fee {
+        payout::Fee::from_basis_points(self.fee_basis_points.min(9_999))
+            .expect("fee clamped below 100 %")
+    }
+
     /// The settings a running pool derives from its (validated) config.
     pub fn from_config(config: &crate::config::Config, pool_script: ScriptBuf) -> JobSettings {
         JobSettings {
@@ -48,6 +56,7 @@ impl JobSettings {
             pool_script,
             fee_basis_points: config.pool.fee_basis_points(),
             stale_window: Duration::from_secs(config.chain.stale_window_secs),
+            fpps_fee_window: config.payout.fpps_fee_window,
         }
     }
 }
@@ -60,6 +69,9 @@ pub struct PoolJob {
     /// Who the coinbase pays: the pool, or in solo mode the miner.
     pub payout_script: ScriptBuf,
     pub created: Instant,
+    /// PPS and FPPS: the block reward a share of this job is paid a part
+    /// of (the subsidy, plus the average fees in FPPS); zero otherwise.
+    pub pps_reward: Amount,
     /// The `mining.notify` line, serialized once for every session.
     notify_line: OnceLock<String>,
 }
@@ -120,6 +132,7 @@ struct Current {
     template: Arc<Template>,
     branch: Vec<[u8; 32]>,
     new_block: bool,
+    pps_reward: Amount,
     jobs_by_payout: FxHashMap<ScriptBuf, Arc<PoolJob>>,
 }
 
@@ -133,15 +146,19 @@ pub struct JobManager {
     engine: Sha256d,
     current: Option<Current>,
     recent: FxHashMap<JobId, Remembered>,
+    /// Fees of recent templates, for FPPS.
+    fees: payout::FeeAverage,
 }
 
 impl JobManager {
     pub fn new(settings: JobSettings) -> JobManager {
+        let settings_fee_window = settings.fpps_fee_window;
         JobManager {
             settings,
             engine: Sha256d::best_batch(),
             current: None,
             recent: FxHashMap::default(),
+            fees: payout::FeeAverage::new(settings_fee_window),
         }
     }
 
@@ -173,10 +190,19 @@ impl JobManager {
             .iter()
             .map(|tx| tx.txid.to_byte_array())
             .collect();
+        let fees = template.fees();
+        let subsidy = template.coinbase_value - fees;
+        self.fees.push(fees.to_sat());
+        let pps_reward = match self.settings.mode {
+            PayoutMode::Pps => subsidy,
+            PayoutMode::Fpps => subsidy + Amount::from_sat(self.fees.average()),
+            PayoutMode::Pplns | PayoutMode::Solo => Amount::ZERO,
+        };
         self.current = Some(Current {
             branch: stratum::merkle::coinbase_branch(&self.engine, &txids),
             template,
             new_block: change == TemplateChange::NewBlock,
+            pps_reward,
             jobs_by_payout: FxHashMap::default(),
         });
         change
@@ -217,6 +243,7 @@ impl JobManager {
             template: Arc::clone(&job.template),
             payout_script: job.payout_script.clone(),
             created: Instant::now(),
+            pps_reward: job.pps_reward,
             notify_line: OnceLock::new(),
         });
         self.recent.insert(
@@ -273,9 +300,7 @@ fn payouts(settings: &JobSettings, template: &Template, payout: &ScriptBuf) -> V
     let total = template.coinbase_value;
     match settings.mode {
         PayoutMode::Solo => {
-            let fee = Amount::from_sat(
-                (total.to_sat() as u128 * settings.fee_basis_points as u128 / 10_000) as u64,
-            );
+            let fee = Amount::from_sat(payout::solo_split(total.to_sat(), settings.fee()).pool_fee);
             if fee == Amount::ZERO || *payout == settings.pool_script {
                 return vec![TxOut {
                     value: total,
@@ -339,6 +364,7 @@ fn build_job(
         template: Arc::clone(template),
         payout_script: payout.clone(),
         created: Instant::now(),
+        pps_reward: current.pps_reward,
         notify_line: OnceLock::new(),
     })
 }

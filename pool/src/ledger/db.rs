@@ -67,8 +67,8 @@ macro_rules! with_pool {
 pub(super) use with_pool;
 
 const UPSERT_BLOCK: &str = "INSERT INTO blocks \
-     (node, height, hash, address, worker, coinbase_value_sat, time_ms, raw_hex, answers, accepted) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+     (node, height, hash, address, worker, coinbase_value_sat, time_ms, raw_hex, answers, accepted, mode) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
      ON CONFLICT (hash) DO UPDATE SET answers = excluded.answers, accepted = excluded.accepted";
 
 impl Db {
@@ -106,6 +106,7 @@ impl Db {
                     .bind(&block.raw_hex)
                     .bind(&block.answers)
                     .bind(block.accepted)
+                    .bind(super::records::mode_name(block.mode))
                     .execute(&mut *tx)
                     .await?;
             }

@@ -55,6 +55,12 @@ pub enum LedgerError {
         column: &'static str,
         value: String,
     },
+    #[error("cannot take the payout lock file {path}: {source}")]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the ledger is closed (its writer has stopped)")]
     Closed,
 }

@@ -24,12 +24,20 @@ impl Migration {
 }
 
 /// Every migration, oldest first; versions increase.
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "shares_and_blocks",
-    sqlite: include_str!("../../migrations/sqlite/0001_shares_and_blocks.sql"),
-    postgres: include_str!("../../migrations/postgres/0001_shares_and_blocks.sql"),
-}];
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "shares_and_blocks",
+        sqlite: include_str!("../../migrations/sqlite/0001_shares_and_blocks.sql"),
+        postgres: include_str!("../../migrations/postgres/0001_shares_and_blocks.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "payouts",
+        sqlite: include_str!("../../migrations/sqlite/0002_payouts.sql"),
+        postgres: include_str!("../../migrations/postgres/0002_payouts.sql"),
+    },
+];
 
 const CREATE_SCHEMA_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\
      version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_ms BIGINT NOT NULL)";
@@ -131,7 +139,8 @@ mod tests {
         }
     }
 
-    /// `(table, [column names])` of every CREATE TABLE, and every index name.
+    /// `(table, [column names])` of every CREATE TABLE and ALTER TABLE ADD
+    /// COLUMN, and every index name.
     fn shape(sql: &str) -> (Vec<(String, Vec<String>)>, Vec<String>) {
         let mut tables = Vec::new();
         let mut indexes = Vec::new();
@@ -140,6 +149,11 @@ mod tests {
             if let Some(rest) = line.strip_prefix("CREATE TABLE ") {
                 let name = rest.split_whitespace().next().unwrap_or_default();
                 current = Some((name.to_string(), Vec::new()));
+            } else if let Some(rest) = line.strip_prefix("ALTER TABLE ") {
+                let mut words = rest.split_whitespace();
+                let table = words.next().unwrap_or_default().to_string();
+                let column = words.nth(2).unwrap_or_default().to_string();
+                tables.push((table, vec![column]));
             } else if let Some(rest) = line.strip_prefix("CREATE INDEX ") {
                 indexes.push(
                     rest.split_whitespace()

@@ -23,12 +23,14 @@
 //!         time_ms: 1_700_000_000_000,
 //!         is_block: false,
 //!         hash: [0; 32],
+//!         credit_sat: 0,
 //!     })
 //!     .await?; // durable from here on: now answer the miner
 //! ledger.close().await;
 //! # Ok(()) }
 //! ```
 
+pub mod accounts;
 mod db;
 mod error;
 mod migrations;
@@ -43,7 +45,7 @@ mod writer;
 pub use db::Backend;
 pub use error::LedgerError;
 pub use options::LedgerOptions;
-pub use records::{NewBlock, NewShare, StoredBlock, StoredShare};
+pub use records::{mode_name, BlockStatus, NewBlock, NewShare, StoredBlock, StoredShare};
 pub use stats::LedgerStats;
 
 use db::Db;
@@ -66,6 +68,10 @@ struct Inner {
     stopped: watch::Receiver<bool>,
     counters: Arc<Counters>,
     schema_version: i64,
+    /// For the payout lock's own connection (PostgreSQL) or file (SQLite).
+    url: String,
+    /// The payout lock of an in-memory database.
+    process_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -121,6 +127,8 @@ impl Ledger {
                 stopped,
                 counters,
                 schema_version,
+                url: url.to_string(),
+                process_lock: Arc::default(),
             }),
         })
     }
@@ -229,6 +237,7 @@ mod tests {
             time_ms: 0,
             is_block: false,
             hash: [1; 32],
+            credit_sat: 0,
         };
         ledger.record_share(share.clone()).await.expect("record");
         assert_eq!(ledger.share_count().await.unwrap(), 1);

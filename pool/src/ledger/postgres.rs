@@ -1,5 +1,5 @@
 //! PostgreSQL: one server for several pool nodes. Ids come from BIGSERIAL,
-//! so nodes never collide; a batch is one INSERT of nine arrays.
+//! so nodes never collide; a batch is one INSERT of ten arrays.
 
 use super::error::redact_url;
 use super::records::NewShare;
@@ -10,9 +10,11 @@ use std::str::FromStr;
 /// One statement whatever the batch size: one prepared plan, no limit on
 /// bind parameters, atomic on its own.
 const INSERT_SHARES: &str = "INSERT INTO shares \
-     (node, address, worker, job_id, difficulty, network_difficulty, time_ms, is_block, hash) \
+     (node, address, worker, job_id, difficulty, network_difficulty, time_ms, is_block, hash, \
+     credit_sat) \
      SELECT * FROM UNNEST($1::INTEGER[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], \
-     $5::DOUBLE PRECISION[], $6::DOUBLE PRECISION[], $7::BIGINT[], $8::BOOLEAN[], $9::BYTEA[])";
+     $5::DOUBLE PRECISION[], $6::DOUBLE PRECISION[], $7::BIGINT[], $8::BOOLEAN[], $9::BYTEA[], \
+     $10::BIGINT[])";
 
 pub(super) async fn connect(url: &str, options: &LedgerOptions) -> Result<PgPool, LedgerError> {
     let connect = PgConnectOptions::from_str(url).map_err(|source| LedgerError::BadUrl {
@@ -40,6 +42,7 @@ pub(super) async fn insert_shares(pool: &PgPool, shares: &[NewShare]) -> Result<
     let mut times_ms = Vec::with_capacity(shares.len());
     let mut is_blocks = Vec::with_capacity(shares.len());
     let mut hashes = Vec::with_capacity(shares.len());
+    let mut credits = Vec::with_capacity(shares.len());
     for share in shares {
         nodes.push(i32::from(share.node));
         addresses.push(share.address.as_str());
@@ -51,6 +54,8 @@ pub(super) async fn insert_shares(pool: &PgPool, shares: &[NewShare]) -> Result<
         times_ms.push(share.time_ms);
         is_blocks.push(share.is_block);
         hashes.push(&share.hash[..]);
+        // `NewShare::check` refused values above i64::MAX.
+        credits.push(share.credit_sat as i64);
     }
     sqlx::query(INSERT_SHARES)
         .bind(nodes)
@@ -62,6 +67,7 @@ pub(super) async fn insert_shares(pool: &PgPool, shares: &[NewShare]) -> Result<
         .bind(times_ms)
         .bind(is_blocks)
         .bind(hashes)
+        .bind(credits)
         .execute(pool)
         .await?;
     Ok(())

@@ -1,6 +1,7 @@
 //! What goes into the ledger and what comes back out of it.
 
 use super::LedgerError;
+use crate::config::PayoutMode;
 
 /// An accepted share, as the share pipeline hands it to the ledger.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +22,8 @@ pub struct NewShare {
     pub is_block: bool,
     /// The header hash (internal byte order).
     pub hash: [u8; 32],
+    /// PPS/FPPS: what the share earned, fee deducted; 0 in PPLNS and SOLO.
+    pub credit_sat: u64,
 }
 
 /// A block the pool found and submitted.
@@ -38,6 +41,8 @@ pub struct NewBlock {
     /// JSON of the nodes' submitblock answers.
     pub answers: String,
     pub accepted: bool,
+    /// The payout mode of the node that found it: how it is credited.
+    pub mode: PayoutMode,
 }
 
 /// A share row, newest first from [`super::Ledger::shares`].
@@ -54,6 +59,9 @@ pub struct StoredShare {
     pub time_ms: i64,
     pub is_block: bool,
     pub hash: [u8; 32],
+    pub credit_sat: u64,
+    /// Whether a payout run moved `credit_sat` to the balance journal.
+    pub settled: bool,
 }
 
 impl StoredShare {
@@ -69,6 +77,7 @@ impl StoredShare {
             time_ms: self.time_ms,
             is_block: self.is_block,
             hash: self.hash,
+            credit_sat: self.credit_sat,
         }
     }
 }
@@ -87,8 +96,76 @@ pub struct StoredBlock {
     pub raw_hex: String,
     pub answers: String,
     pub accepted: bool,
+    pub mode: PayoutMode,
     /// `submitted` until the payout lifecycle moves it on.
-    pub status: String,
+    pub status: BlockStatus,
+    /// As the node last reported them; -1 when no longer in the best chain.
+    pub confirmations: i64,
+    /// Whether its credits (PPLNS split, SOLO record) are written.
+    pub credited: bool,
+    pub pool_fee_sat: u64,
+    /// Number of shares in its PPLNS window (0 before crediting).
+    pub window_shares: u64,
+    /// Whether those shares filled the window.
+    pub full_window: bool,
+}
+
+/// Where a found block is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockStatus {
+    /// Sent to the nodes; not yet mature.
+    Submitted,
+    /// Buried under coinbase maturity: its credits are spendable.
+    Confirmed,
+    /// No longer in the best chain (or never accepted): credits reversed.
+    Orphaned,
+}
+
+impl BlockStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            BlockStatus::Submitted => "submitted",
+            BlockStatus::Confirmed => "confirmed",
+            BlockStatus::Orphaned => "orphaned",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<BlockStatus> {
+        [
+            BlockStatus::Submitted,
+            BlockStatus::Confirmed,
+            BlockStatus::Orphaned,
+        ]
+        .into_iter()
+        .find(|status| status.name() == text)
+    }
+}
+
+impl std::fmt::Display for BlockStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The name a payout mode has in the ledger.
+pub fn mode_name(mode: PayoutMode) -> &'static str {
+    match mode {
+        PayoutMode::Solo => "solo",
+        PayoutMode::Pps => "pps",
+        PayoutMode::Fpps => "fpps",
+        PayoutMode::Pplns => "pplns",
+    }
+}
+
+pub(super) fn parse_mode(text: &str) -> Option<PayoutMode> {
+    [
+        PayoutMode::Solo,
+        PayoutMode::Pps,
+        PayoutMode::Fpps,
+        PayoutMode::Pplns,
+    ]
+    .into_iter()
+    .find(|mode| mode_name(*mode) == text)
 }
 
 impl StoredBlock {
@@ -105,6 +182,7 @@ impl StoredBlock {
             raw_hex: self.raw_hex.clone(),
             answers: self.answers.clone(),
             accepted: self.accepted,
+            mode: self.mode,
         }
     }
 }
@@ -130,6 +208,9 @@ impl NewShare {
         }
         if !self.network_difficulty.is_finite() {
             return invalid("network_difficulty", "is not a finite number");
+        }
+        if self.credit_sat > MAX_STORABLE_SATS {
+            return invalid("credit_sat", "does not fit in a signed 64-bit column");
         }
         if self.address.contains('\0') {
             return invalid("address", "contains a NUL character");
@@ -186,6 +267,7 @@ mod tests {
             time_ms: 1_700_000_000_000,
             is_block: false,
             hash: [7; 32],
+            credit_sat: 12_345,
         }
     }
 
@@ -234,6 +316,8 @@ mod tests {
             time_ms: original.time_ms,
             is_block: original.is_block,
             hash: original.hash,
+            credit_sat: original.credit_sat,
+            settled: false,
         };
         assert_eq!(stored.share(), original);
     }

@@ -9,12 +9,13 @@ use sqlx::sqlite::{
 };
 use std::str::FromStr;
 
-/// Rows per INSERT statement: 9 parameters each stays far below every
+/// Rows per INSERT statement: 10 parameters each stays far below every
 /// SQLite build's parameter limit (999 in old ones).
-const ROWS_PER_STATEMENT: usize = 100;
+const ROWS_PER_STATEMENT: usize = 90;
 
 const SHARE_COLUMNS: &str =
-    "node, address, worker, job_id, difficulty, network_difficulty, time_ms, is_block, hash";
+    "node, address, worker, job_id, difficulty, network_difficulty, time_ms, is_block, hash, \
+     credit_sat";
 
 pub(super) async fn connect(url: &str, options: &LedgerOptions) -> Result<SqlitePool, LedgerError> {
     let connect = SqliteConnectOptions::from_str(url)
@@ -96,7 +97,9 @@ pub(super) async fn insert_shares(
                 .bind(share.network_difficulty)
                 .bind(share.time_ms)
                 .bind(share.is_block)
-                .bind(&share.hash[..]);
+                .bind(&share.hash[..])
+                // `NewShare::check` refused values above i64::MAX.
+                .bind(share.credit_sat as i64);
         }
         query.execute(&mut *tx).await?;
     }
@@ -109,7 +112,7 @@ fn insert_sql(rows: usize) -> String {
         if row > 0 {
             sql.push(',');
         }
-        sql.push_str("(?,?,?,?,?,?,?,?,?)");
+        sql.push_str("(?,?,?,?,?,?,?,?,?,?)");
     }
     sql
 }
@@ -120,10 +123,11 @@ mod tests {
     use crate::ledger::LedgerOptions;
 
     #[test]
-    fn insert_has_nine_parameters_per_row() {
+    fn insert_has_ten_parameters_per_row() {
         let sql = insert_sql(3);
-        assert_eq!(sql.matches('?').count(), 27);
-        assert!(sql.ends_with("(?,?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?,?)"));
+        assert_eq!(sql.matches('?').count(), 30);
+        assert!(sql.ends_with("(?,?,?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?,?,?)"));
+        assert_eq!(super::SHARE_COLUMNS.split(',').count(), 10);
     }
 
     #[tokio::test]

@@ -45,6 +45,8 @@ pub struct ServerSettings {
     pub idle_timeout: Duration,
     /// 0: derive from the file-descriptor limit.
     pub max_connections: usize,
+    /// How shares and blocks are credited.
+    pub credit: crate::payouts::CreditSettings,
 }
 
 impl ServerSettings {
@@ -71,6 +73,7 @@ impl ServerSettings {
             handshake_timeout: Duration::from_secs(config.stratum.handshake_timeout_secs),
             idle_timeout: Duration::from_secs(config.stratum.idle_timeout_secs),
             max_connections: config.stratum.max_connections,
+            credit: crate::payouts::CreditSettings::from_config(config),
         }
     }
 }

@@ -112,7 +112,7 @@ async fn index(State(state): State<Arc<WebState>>) -> impl IntoResponse {
             escape(&block.hash),
             escape(&block.address),
             escape(&block.worker),
-            escape(&block.status),
+            escape(block.status.name()),
         );
     }
     page.push_str("</table></body></html>");

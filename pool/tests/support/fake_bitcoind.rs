@@ -51,6 +51,28 @@ impl Login {
     }
 }
 
+/// What the fake wallet does with a `sendmany`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendBehaviour {
+    /// Send and answer the txid.
+    Send,
+    /// Answer an RPC error (the wallet refused: nothing sent).
+    Refuse(String),
+    /// Never answer and never send (the caller is killed while it waits).
+    HangBeforeSending,
+    /// Send, then never answer (killed before it learns the txid).
+    HangAfterSending,
+}
+
+/// A payment the fake wallet made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sent {
+    pub comment: String,
+    pub txid: String,
+    /// `address → BTC` as the request carried them.
+    pub amounts: serde_json::Map<String, Value>,
+}
+
 /// One recorded call.
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -70,6 +92,10 @@ struct State {
     zmq_notifications: Value,
     /// Blocks that `submitblock` took, by height.
     blocks: HashMap<u64, String>,
+    send: SendBehaviour,
+    sent: Vec<Sent>,
+    /// Set by a request that must never be answered.
+    hang_this: bool,
 }
 
 struct Shared {
@@ -110,6 +136,9 @@ impl FakeBitcoind {
             submit_answer: Value::Null,
             zmq_notifications: json!([]),
             blocks: HashMap::new(),
+            send: SendBehaviour::Send,
+            sent: Vec::new(),
+            hang_this: false,
         });
         let shared = Arc::new(Shared {
             state,
@@ -221,6 +250,16 @@ impl FakeBitcoind {
         );
     }
 
+    /// What the wallet does with the next `sendmany`s.
+    pub fn set_send(&self, behaviour: SendBehaviour) {
+        lock(&self.shared.state).send = behaviour;
+    }
+
+    /// Every payment the wallet made.
+    pub fn sent(&self) -> Vec<Sent> {
+        lock(&self.shared.state).sent.clone()
+    }
+
     /// Stops listening and drops every open connection: the port refuses.
     pub async fn die(&self) {
         let tasks: Vec<AbortHandle> = lock(&self.tasks).drain(..).collect();
@@ -302,6 +341,9 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
             std::future::pending::<()>().await;
         }
         let response = respond(&shared, authorization.as_deref(), &body);
+        if std::mem::take(&mut lock(&shared.state).hang_this) {
+            std::future::pending::<()>().await;
+        }
         if writer.write_all(response.as_bytes()).await.is_err() {
             return;
         }
@@ -393,6 +435,35 @@ impl State {
                 Ok(answer)
             }
             "preciousblock" => Ok(Value::Null),
+            "sendmany" => {
+                let comment = params[3].as_str().unwrap_or_default().to_string();
+                let amounts = params[1].as_object().cloned().unwrap_or_default();
+                match self.send.clone() {
+                    SendBehaviour::Refuse(message) => return Err((-6, message)),
+                    SendBehaviour::HangBeforeSending => {
+                        self.hang_this = true;
+                        return Ok(Value::Null);
+                    }
+                    SendBehaviour::Send | SendBehaviour::HangAfterSending => {}
+                }
+                let txid = format!("{:064x}", 0xfeed_0000 + self.sent.len());
+                self.sent.push(Sent {
+                    comment,
+                    txid: txid.clone(),
+                    amounts,
+                });
+                self.hang_this = self.send == SendBehaviour::HangAfterSending;
+                Ok(json!(txid))
+            }
+            "listtransactions" => Ok(Value::Array(
+                self.sent
+                    .iter()
+                    .map(|sent| json!({"category": "send", "txid": sent.txid, "comment": sent.comment}))
+                    .collect(),
+            )),
+            "getwalletinfo" => {
+                Ok(json!({"walletname": "pool", "balance": 1.23456789, "txcount": 4}))
+            }
             "getblockhash" => {
                 let height = params[0].as_u64().unwrap_or(u64::MAX);
                 if let Some(hash) = self.blocks.get(&height) {

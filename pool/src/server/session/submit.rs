@@ -57,15 +57,27 @@ impl<S: TemplateSource> Session<S> {
         };
         let ledger = self.shared.ledger.clone();
         let session = self.id;
-        Box::pin(async move {
+        // Recorded and counted in a task of its own: a miner that hangs up
+        // while its share is being committed does not stop the share (the
+        // writer commits it anyway) nor, then, its count, so the pool's
+        // counters always equal the ledger's rows.
+        let recorded = tokio::spawn(async move {
             let credited = share.difficulty;
-            let answer = match ledger.record_share(share).await {
-                Ok(()) => {
-                    stats.accept(credited);
-                    Response::boolean(id, true)
-                }
+            let result = ledger.record_share(share).await;
+            if result.is_ok() {
+                stats.accept(credited);
+            } else {
+                stats.reject(Reject::NotRecorded);
+            }
+            result
+        });
+        Box::pin(async move {
+            let result = recorded
+                .await
+                .unwrap_or(Err(crate::ledger::LedgerError::Closed));
+            let answer = match result {
+                Ok(()) => Response::boolean(id, true),
                 Err(error) => {
-                    stats.reject(Reject::NotRecorded);
                     tracing::error!(session, %error, "share not recorded; told the miner");
                     Response::error(
                         id,
@@ -159,6 +171,11 @@ impl<S: TemplateSource> Session<S> {
             return Err((Reject::Duplicate, "duplicate share".into()));
         }
         let difficulty = sent.difficulty;
+        let credit_sat = self.shared.settings.credit.share_credit(
+            job.pps_reward.to_sat(),
+            difficulty.as_f64(),
+            job.network_difficulty(),
+        );
         Ok((
             NewShare {
                 node: self.shared.settings.node_prefix,
@@ -170,6 +187,7 @@ impl<S: TemplateSource> Session<S> {
                 time_ms: unix_millis(),
                 is_block: check.meets_network_target,
                 hash: check.hash,
+                credit_sat,
             },
             difficulty,
         ))
@@ -252,10 +270,21 @@ impl<S: TemplateSource> Session<S> {
                 raw_hex,
                 answers: answers.to_string(),
                 accepted,
+                mode: shared.settings.mode,
             };
             if let Err(error) = shared.ledger.record_block(record).await {
                 tracing::error!(%error, hash = %report.block_hash, "block not recorded in the ledger (its hex is in the blocks dir)");
+                return;
             }
+            // Credits are written shortly after, once shares other nodes
+            // accepted just before the block are committed; `pool payout`
+            // credits any block this misses.
+            crate::payouts::credit_soon(
+                shared.ledger.clone(),
+                report.block_hash.to_string(),
+                shared.settings.credit.clone(),
+                shared.shutdown.clone(),
+            );
         });
     }
 }

@@ -20,6 +20,7 @@ mod submit;
 mod zmq;
 
 pub use probe::{probe, probe_all, ProbeLine};
+pub(crate) use rpc::NodeRpc;
 pub use rpc::RpcError;
 pub use source::BitcoindSource;
 
