@@ -18,7 +18,6 @@ use miner_sim::{Dialect, MinerConfig, Swarm};
 use pool::ledger::Ledger;
 use pool_process::PoolProcess;
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::Duration;
 
 /// Acknowledged shares before the kill.
@@ -32,40 +31,19 @@ const MINERS: [(Dialect, &str); 4] = [
     (Dialect::Cgminer, "cg2"),
 ];
 
-fn config_text(port: u16, web_port: u16, scratch: &Path, database_url: &str) -> String {
-    format!(
-        r#"[pool]
-network = "regtest"
-
-[stratum]
-listen = "127.0.0.1:{port}"
-start_difficulty = {SHARE_DIFFICULTY}
-min_difficulty = {SHARE_DIFFICULTY}
-max_difficulty = {SHARE_DIFFICULTY}
-
-[chain]
-source = "simnet"
-blocks_dir = "{blocks}"
-
-[simnet]
-difficulty = 0.01
-
-[database]
-url = "{database_url}"
-
-[web]
-listen = "127.0.0.1:{web_port}"
-"#,
-        blocks = scratch.join("blocks").display(),
-    )
-}
-
 /// Loads the pool with miners, kills it with SIGKILL after
 /// [`ACCEPTANCES`] acknowledged shares, then counts the ledger's rows.
 async fn acknowledged_shares_survive_kill_9(database_url: &str) {
     let scratch = Scratch::new("durability");
     let pool = PoolProcess::start(scratch.path(), "pool", |port, web_port| {
-        config_text(port, web_port, scratch.path(), database_url)
+        pool_process::simnet_config_text(
+            port,
+            web_port,
+            0,
+            SHARE_DIFFICULTY,
+            scratch.path(),
+            database_url,
+        )
     })
     .await;
     let (mut child, addr) = (pool.child, pool.stratum);

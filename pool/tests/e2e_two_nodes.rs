@@ -18,48 +18,11 @@ use miner_sim::{Dialect, MinerConfig, Swarm};
 use pool::ledger::Ledger;
 use pool_process::PoolProcess;
 use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
 use std::time::Duration;
 
 /// Acknowledged shares each node must reach under load.
 const ACCEPTANCES: u64 = 150;
 const SHARE_DIFFICULTY: f64 = 0.00001;
-
-fn config_text(
-    port: u16,
-    web_port: u16,
-    node_prefix: u8,
-    scratch: &Path,
-    database_url: &str,
-) -> String {
-    format!(
-        r#"[pool]
-network = "regtest"
-mode = "pplns"
-
-[stratum]
-listen = "127.0.0.1:{port}"
-node_prefix = {node_prefix}
-start_difficulty = {SHARE_DIFFICULTY}
-min_difficulty = {SHARE_DIFFICULTY}
-max_difficulty = {SHARE_DIFFICULTY}
-
-[chain]
-source = "simnet"
-blocks_dir = "{blocks}"
-
-[simnet]
-difficulty = 0.01
-
-[database]
-url = "{database_url}"
-
-[web]
-listen = "127.0.0.1:{web_port}"
-"#,
-        blocks = scratch.join(format!("blocks-{node_prefix}")).display(),
-    )
-}
 
 fn miners(addr: std::net::SocketAddr, tag: u8) -> Swarm {
     let address = regtest_address(tag);
@@ -88,7 +51,14 @@ async fn two_nodes_share_one_ledger(database_url: &str) {
     let mut pools = Vec::new();
     for node in [1u8, 2] {
         let pool = PoolProcess::start(scratch.path(), &format!("node{node}"), |port, web| {
-            config_text(port, web, node, scratch.path(), database_url)
+            pool_process::simnet_config_text(
+                port,
+                web,
+                node,
+                SHARE_DIFFICULTY,
+                scratch.path(),
+                database_url,
+            )
         })
         .await;
         pools.push(pool);

@@ -306,6 +306,11 @@ async fn run_and_kill(
     *wallet.stop_at.lock().unwrap() = StopAt::Nowhere;
 }
 
+/// Whether every balance is zero: everything owed was paid.
+async fn all_paid(ledger: &Ledger) -> bool {
+    balances(ledger).await.values().all(|&balance| balance == 0)
+}
+
 async fn balances(ledger: &Ledger) -> BTreeMap<String, i64> {
     ledger
         .balances()
@@ -469,10 +474,7 @@ async fn matured_block_releases_credits_and_orphaned_block_reverses_them(db: Tes
         "nothing is mature: {}",
         report.summary()
     );
-    assert!(balances(&ledger)
-        .await
-        .values()
-        .all(|&balance| balance == 0));
+    assert!(all_paid(&ledger).await);
     let y_row = ledger.block_by_hash(&y.to_string()).await.unwrap().unwrap();
     assert_eq!(y_row.status, BlockStatus::Orphaned);
     assert!(ledger
@@ -589,10 +591,7 @@ async fn pps_credits_are_settled_and_paid_once(db: TestDb) {
     assert!(again.batch.is_none());
     assert_eq!(again.settled.total_sat, 0);
     assert_eq!(wallet.transactions(), 1);
-    assert!(balances(&ledger)
-        .await
-        .values()
-        .all(|&balance| balance == 0));
+    assert!(all_paid(&ledger).await);
     // New shares are settled by the next run, and only they.
     give_pps_credits(&ledger, &[(address(2), 120_000)]).await;
     let third = run_once(&ledger, &chain, &wallet, &settings).await.unwrap();
@@ -612,10 +611,7 @@ async fn run_killed_after_recording_before_sending_pays_once(db: TestDb) {
     let pending = ledger.pending_batches().await.unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(wallet.transactions(), 0);
-    assert!(balances(&ledger)
-        .await
-        .values()
-        .all(|&balance| balance == 0));
+    assert!(all_paid(&ledger).await);
 
     let report = run_once(&ledger, &chain, &wallet, &settings).await.unwrap();
     assert_eq!(report.cancelled, vec![pending[0].id.clone()]);
@@ -628,10 +624,7 @@ async fn run_killed_after_recording_before_sending_pays_once(db: TestDb) {
         ledger.batch(&pending[0].id).await.unwrap().unwrap().state,
         BatchState::Cancelled
     );
-    assert!(balances(&ledger)
-        .await
-        .values()
-        .all(|&balance| balance == 0));
+    assert!(all_paid(&ledger).await);
     let again = run_once(&ledger, &chain, &wallet, &settings).await.unwrap();
     assert!(again.batch.is_none() && again.cancelled.is_empty());
     assert_eq!(wallet.transactions(), 1);
@@ -664,10 +657,7 @@ async fn run_killed_after_sending_before_the_txid_pays_once(db: TestDb) {
     let batch = ledger.batch(&pending[0].id).await.unwrap().unwrap();
     assert_eq!(batch.state, BatchState::Sent);
     assert_eq!(batch.txid, Some(format!("{:064x}", 1)));
-    assert!(balances(&ledger)
-        .await
-        .values()
-        .all(|&balance| balance == 0));
+    assert!(all_paid(&ledger).await);
     ledger.close().await;
 }
 

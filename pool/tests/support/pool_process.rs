@@ -21,6 +21,46 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A `pool run` config on the simnet (difficulty 0.01) with every share
+/// at `share_difficulty`, node `node_prefix`, blocks in
+/// `<scratch>/blocks-<node_prefix>` and the ledger at `database_url`.
+pub fn simnet_config_text(
+    port: u16,
+    web_port: u16,
+    node_prefix: u8,
+    share_difficulty: f64,
+    scratch: &Path,
+    database_url: &str,
+) -> String {
+    format!(
+        r#"[pool]
+network = "regtest"
+mode = "pplns"
+
+[stratum]
+listen = "127.0.0.1:{port}"
+node_prefix = {node_prefix}
+start_difficulty = {share_difficulty}
+min_difficulty = {share_difficulty}
+max_difficulty = {share_difficulty}
+
+[chain]
+source = "simnet"
+blocks_dir = "{blocks}"
+
+[simnet]
+difficulty = 0.01
+
+[database]
+url = "{database_url}"
+
+[web]
+listen = "127.0.0.1:{web_port}"
+"#,
+        blocks = scratch.join(format!("blocks-{node_prefix}")).display(),
+    )
+}
+
 pub struct PoolProcess {
     pub child: Child,
     pub stratum: SocketAddr,
