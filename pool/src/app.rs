@@ -12,6 +12,8 @@ use crate::server::{Server, ServerSettings};
 use crate::template::bitcoind::{BitcoindError, BitcoindSource};
 use crate::template::simnet::SimnetSource;
 use crate::template::TemplateSource;
+use crate::web::health::HealthLimits;
+use crate::web::ops::OpsState;
 use crate::web::{self, WebState};
 use std::any::Any;
 use std::net::SocketAddr;
@@ -73,6 +75,16 @@ impl Pool {
         config: &Config,
         source: Arc<S>,
     ) -> Result<Pool, StartError> {
+        Pool::start_with_limits(config, source, HealthLimits::default()).await
+    }
+
+    /// [`Pool::start_with_source`] with other `/health` limits (tests use
+    /// short ones).
+    pub async fn start_with_limits<S: TemplateSource>(
+        config: &Config,
+        source: Arc<S>,
+        health: HealthLimits,
+    ) -> Result<Pool, StartError> {
         let address = config
             .pool_address()
             .map_err(|problem| StartError::Config(problem.to_string()))?;
@@ -102,13 +114,25 @@ impl Pool {
             addr: config.web.listen,
             source,
         })?;
+        if let Some(alerts) = crate::alerts::Alerts::start(
+            &config.alerts,
+            ledger.clone(),
+            server.workers(),
+            server.shutdown_signal(),
+        ) {
+            server.set_alerts(alerts);
+        }
         let stratum_addr = server.local_addr();
         let state = Arc::new(WebState {
             stats: server.stats(),
+            workers: server.workers(),
             ledger: ledger.clone(),
             started: Instant::now(),
-            network: config.pool.network.to_string(),
+            network: config.pool.network,
+            mode: config.pool.mode,
+            fee_percent: config.pool.fee_percent,
             stratum_url: format!("stratum+tcp://{stratum_addr}"),
+            ops: OpsState::new(source.rpc_metrics(), health, &server.stats()),
         });
         let (web_shutdown, web_stop) = watch::channel(false);
         let web = tokio::spawn(web::serve(listener, state, web_stop));

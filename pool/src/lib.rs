@@ -1,5 +1,6 @@
 //! The pool server as a library: the `pool` binary and the tests drive it.
 
+pub mod alerts;
 pub mod app;
 pub mod block;
 pub mod check;
@@ -8,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod extranonce;
 pub mod jobs;
+pub mod latency;
 pub mod ledger;
 pub mod payouts;
 pub mod server;

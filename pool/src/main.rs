@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use pool::app::Pool;
 use pool::check::check;
-use pool::config::Config;
+use pool::config::{Config, LogFormat};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -108,8 +108,9 @@ fn load(file: &ConfigFile) -> Result<Config, Failure> {
         .map_err(|error| Failure::Usage(error.into()))
 }
 
-/// Logs to stderr, filtered by `--log-level`, else `RUST_LOG`, else `info`.
-fn init_tracing(log_level: Option<&str>) -> Result<(), Failure> {
+/// Logs to stderr in `format`, filtered by `--log-level`, else `RUST_LOG`,
+/// else `info`.
+fn init_tracing(log_level: Option<&str>, format: LogFormat) -> Result<(), Failure> {
     // The filter's parse error repeats its cause: shown as text, not a chain.
     let parse = |directives: &str, origin: String| {
         EnvFilter::try_new(directives)
@@ -122,16 +123,20 @@ fn init_tracing(log_level: Option<&str>) -> Result<(), Failure> {
             Err(_) => EnvFilter::new("info"),
         },
     };
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init()
-        .map_err(|error| Failure::Runtime(anyhow::anyhow!(error)))
+        .with_writer(std::io::stderr);
+    let installed = match format {
+        LogFormat::Text => builder.try_init(),
+        // Fields beside `message` at the top level, as collectors index them.
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+    installed.map_err(|error| Failure::Runtime(anyhow::anyhow!(error)))
 }
 
 async fn check_command(file: &ConfigFile, log_level: Option<&str>) -> Result<ExitCode, Failure> {
     let config = load(file)?;
-    init_tracing(log_level)?;
+    init_tracing(log_level, config.log.format)?;
     let lines = check(&config).await;
     for line in &lines {
         println!("{line}");
@@ -146,7 +151,7 @@ async fn check_command(file: &ConfigFile, log_level: Option<&str>) -> Result<Exi
 async fn payout_command(args: &PayoutArgs, log_level: Option<&str>) -> Result<ExitCode, Failure> {
     use pool::payouts::{payout_run, BitcoindChain, BitcoindWallet, CreditSettings, RunSettings};
     let config = load(&args.file)?;
-    init_tracing(log_level)?;
+    init_tracing(log_level, config.log.format)?;
     if config.chain.source != pool::config::TemplateSourceKind::Bitcoind {
         return Err(Failure::Usage(anyhow::anyhow!(
             "pool payout follows blocks and pays from a bitcoind wallet: set chain.source = \"bitcoind\" \
@@ -214,7 +219,7 @@ async fn payout_command(args: &PayoutArgs, log_level: Option<&str>) -> Result<Ex
 
 async fn run(file: &ConfigFile, log_level: Option<&str>) -> Result<ExitCode, Failure> {
     let config = load(file)?;
-    init_tracing(log_level)?;
+    init_tracing(log_level, config.log.format)?;
     let address = config
         .pool_address()
         .map_err(|problem| Failure::Usage(anyhow::anyhow!("{problem}")))?;
@@ -241,7 +246,7 @@ async fn run(file: &ConfigFile, log_level: Option<&str>) -> Result<ExitCode, Fai
 
 async fn demo(args: &DemoArgs, log_level: Option<&str>) -> Result<ExitCode, Failure> {
     // Quiet by default: the demo prints its own lines.
-    init_tracing(Some(log_level.unwrap_or("warn")))?;
+    init_tracing(Some(log_level.unwrap_or("warn")), LogFormat::Text)?;
     let stop = pool::demo::until(args.duration.map(Duration::from_secs), async {
         let _ = shutdown_signal().await;
     });

@@ -125,8 +125,8 @@ async fn shares_keep_every_field(db: TestDb) {
     let ledger = open(&db).await;
     assert_eq!(
         ledger.schema_version(),
-        2,
-        "shares and blocks, then payouts"
+        3,
+        "shares and blocks, payouts, alerts"
     );
     let mut edge = share(255, u64::MAX);
     edge.address = "tb1q€ünïcode".to_string();
@@ -312,7 +312,7 @@ async fn acknowledged_shares_are_seen_by_a_fresh_open(db: TestDb) {
     assert_eq!(reopened.share_count().await.unwrap(), 50);
     assert_eq!(
         reopened.schema_version(),
-        2,
+        3,
         "migrations are not re-applied"
     );
     reopened.close().await;
@@ -649,7 +649,7 @@ async fn a_version_one_ledger_upgrades_keeping_its_rows(db: TestDb) {
         }
     }
     let ledger = open(&db).await;
-    assert_eq!(ledger.schema_version(), 2);
+    assert_eq!(ledger.schema_version(), 3);
     let shares = ledger.shares(10).await.unwrap();
     assert_eq!(shares.len(), 1);
     assert_eq!(

@@ -568,8 +568,17 @@ async fn pps_credits_are_settled_and_paid_once(db: TestDb) {
         (address(1), 50_000),
     ];
     give_pps_credits(&ledger, &owed).await;
+    assert_eq!(
+        ledger.unsettled_credit_of(&address(1)).await.unwrap(),
+        200_000
+    );
+    assert_eq!(
+        ledger.unsettled_credit_of(&address(2)).await.unwrap(),
+        250_000
+    );
     let settings = run_settings(PayoutMode::Pps, 100_000);
     let report = run_once(&ledger, &chain, &wallet, &settings).await.unwrap();
+    assert_eq!(ledger.unsettled_credit_of(&address(1)).await.unwrap(), 0);
     assert_eq!(report.settled.total_sat, 450_000);
     assert_eq!(report.settled.shares, 3);
     let batch = report.batch.clone().expect("a batch");

@@ -16,8 +16,8 @@
 //! The keys and their types come from serializing the defaults, so a new
 //! field of the config is overridable with no change here.
 
+use super::{AlertsConfig, LogConfig, PayoutConfig, SimnetConfig, StratumConfig, WebConfig};
 use super::{BitcoindConfig, ChainConfig, Config, ConfigError, DatabaseConfig, PoolConfig};
-use super::{PayoutConfig, SimnetConfig, StratumConfig, WebConfig};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -240,6 +240,8 @@ fn check(section: &str, value: toml::Value) -> Result<(), toml::de::Error> {
         "database" => value.try_into::<DatabaseConfig>().map(drop),
         "web" => value.try_into::<WebConfig>().map(drop),
         "payout" => value.try_into::<PayoutConfig>().map(drop),
+        "log" => value.try_into::<LogConfig>().map(drop),
+        "alerts" => value.try_into::<AlertsConfig>().map(drop),
         _ => Ok(()),
     }
 }
@@ -355,7 +357,8 @@ mod tests {
         let schema = Schema::new();
         let names: Vec<&str> = schema.sections.iter().map(|(s, _)| s.as_str()).collect();
         for section in [
-            "pool", "stratum", "chain", "bitcoind", "simnet", "database", "web", "payout",
+            "pool", "stratum", "chain", "bitcoind", "simnet", "database", "web", "payout", "log",
+            "alerts",
         ] {
             assert!(names.contains(&section), "{section}");
         }

@@ -36,6 +36,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub web: WebConfig,
     pub payout: PayoutConfig,
+    pub log: LogConfig,
+    pub alerts: AlertsConfig,
 }
 
 impl Config {
@@ -371,4 +373,43 @@ impl Default for WebConfig {
             listen: "127.0.0.1:8080".parse().expect("valid address"),
         }
     }
+}
+
+/// Alerts POSTed as JSON to webhooks: a worker offline (no accepted share
+/// for `offline_after_secs`), back online, a block found.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// The operator's webhooks (http:// or https://); none: no alerts.
+    pub webhooks: Vec<String>,
+    /// Worker alerts only for these payout addresses (empty: every miner).
+    pub addresses: Vec<String>,
+    pub offline_after_secs: u64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            webhooks: Vec::new(),
+            addresses: Vec::new(),
+            offline_after_secs: 600,
+        }
+    }
+}
+
+/// How `pool run`, `pool payout` and `pool check` log (to stderr).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }

@@ -53,6 +53,7 @@ impl Config {
         }
         check_database_url(&self.database.url, &mut problems);
         check_payout(&self.payout, &mut problems);
+        check_alerts(&self.alerts, &mut problems);
         if overlaps(self.stratum.listen, self.web.listen) {
             problems.push(Invalid::new(
                 "web.listen",
@@ -281,6 +282,25 @@ fn overlaps(a: SocketAddr, b: SocketAddr) -> bool {
     a.port() == b.port()
         && a.port() != 0
         && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}
+
+fn check_alerts(alerts: &super::AlertsConfig, problems: &mut Vec<Invalid>) {
+    for (index, url) in alerts.webhooks.iter().enumerate() {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            problems.push(Invalid::new(
+                format!("alerts.webhooks[{index}]"),
+                toml_string(url),
+                "must be an http:// or https:// URL",
+            ));
+        }
+    }
+    if alerts.offline_after_secs == 0 {
+        problems.push(Invalid::new(
+            "alerts.offline_after_secs",
+            "0".to_string(),
+            "must be at least 1 second",
+        ));
+    }
 }
 
 fn check_payout(payout: &super::PayoutConfig, problems: &mut Vec<Invalid>) {

@@ -37,6 +37,12 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0002_payouts.sql"),
         postgres: include_str!("../../migrations/postgres/0002_payouts.sql"),
     },
+    Migration {
+        version: 3,
+        name: "alerts",
+        sqlite: include_str!("../../migrations/sqlite/0003_alerts.sql"),
+        postgres: include_str!("../../migrations/postgres/0003_alerts.sql"),
+    },
 ];
 
 const CREATE_SCHEMA_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\

@@ -31,8 +31,12 @@
 //! ```
 
 pub mod accounts;
+mod activity;
+mod alerts;
+mod block_counts;
 mod db;
 mod error;
+mod health;
 mod migrations;
 mod options;
 mod postgres;
@@ -42,8 +46,11 @@ mod sqlite;
 mod stats;
 mod writer;
 
+pub use activity::{Work, WorkerWork};
+pub use alerts::StoredAlert;
 pub use db::Backend;
 pub use error::LedgerError;
+pub use health::PingError;
 pub use options::LedgerOptions;
 pub use records::{mode_name, BlockStatus, NewBlock, NewShare, StoredBlock, StoredShare};
 pub use stats::LedgerStats;

@@ -146,7 +146,9 @@ impl Writer {
 
     async fn commit(&mut self, batch: Batch) {
         if !batch.blocks.is_empty() {
+            let started = Instant::now();
             let result = self.db.upsert_blocks(&batch.blocks).await;
+            self.counters.transaction_took(started.elapsed());
             match &result {
                 Ok(()) => {
                     self.counters.blocks_committed(batch.blocks.len());
@@ -157,7 +159,9 @@ impl Writer {
             answer(batch.block_replies, result);
         }
         if !batch.shares.is_empty() {
+            let started = Instant::now();
             let result = self.db.insert_shares(&batch.shares).await;
+            self.counters.transaction_took(started.elapsed());
             match &result {
                 Ok(()) => {
                     self.counters.batch_committed(batch.shares.len());

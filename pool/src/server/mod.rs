@@ -11,8 +11,10 @@
 mod fdlimit;
 mod session;
 pub mod stats;
+pub mod workers;
 mod writer;
 
+use crate::alerts::Alerts;
 use crate::block::BlockStore;
 use crate::config::{Config, PayoutMode};
 use crate::extranonce::Extranonce1Allocator;
@@ -21,12 +23,13 @@ use crate::ledger::Ledger;
 use crate::template::TemplateSource;
 use stats::ServerStats;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use stratum::{Difficulty, VersionMask};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
+use workers::WorkerBoard;
 
 /// What the server needs from the configuration, already checked.
 #[derive(Debug, Clone)]
@@ -89,6 +92,9 @@ pub(crate) struct Shared<S> {
     pub store: BlockStore,
     pub allocator: Extranonce1Allocator,
     pub stats: Arc<ServerStats>,
+    pub workers: Arc<WorkerBoard>,
+    /// Set once alerts are configured and started.
+    pub alerts: Arc<OnceLock<Alerts>>,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -106,6 +112,8 @@ impl<S> Shared<S> {
 pub struct Server {
     local_addr: SocketAddr,
     stats: Arc<ServerStats>,
+    workers: Arc<WorkerBoard>,
+    alerts: Arc<OnceLock<Alerts>>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -127,6 +135,8 @@ impl Server {
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let stats = Arc::new(ServerStats::default());
+        let workers = Arc::new(WorkerBoard::default());
+        let alerts = Arc::new(OnceLock::new());
         // Restarts begin elsewhere in the extranonce space, so a miner that
         // reconnects at once does not get the value it just had.
         let start = SystemTime::now()
@@ -145,6 +155,8 @@ impl Server {
             ledger,
             store,
             stats: Arc::clone(&stats),
+            workers: Arc::clone(&workers),
+            alerts: Arc::clone(&alerts),
             shutdown: shutdown_rx,
         });
         tracing::info!(%local_addr, max_connections, "stratum listening");
@@ -155,6 +167,8 @@ impl Server {
         Ok(Server {
             local_addr,
             stats,
+            workers,
+            alerts,
             shutdown,
             tasks,
         })
@@ -168,6 +182,21 @@ impl Server {
         Arc::clone(&self.stats)
     }
 
+    /// Where found blocks are announced (once, after start).
+    pub fn set_alerts(&self, alerts: Alerts) {
+        let _ = self.alerts.set(alerts);
+    }
+
+    /// A receiver that turns true when the server shuts down.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// The live board of workers.
+    pub fn workers(&self) -> Arc<WorkerBoard> {
+        Arc::clone(&self.workers)
+    }
+
     /// Stops accepting, closes every session and waits for the tasks.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
@@ -175,6 +204,16 @@ impl Server {
             let _ = task.await;
         }
     }
+}
+
+/// How long an offline worker stays on the board (a day: its page still
+/// shows what it did).
+const WORKER_MEMORY_MS: i64 = 86_400_000;
+
+pub(crate) fn unix_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as i64)
 }
 
 /// Feeds templates to the job manager and tells sessions when work changed.
@@ -185,6 +224,10 @@ async fn follow_templates<S: TemplateSource>(shared: Arc<Shared<S>>) {
     loop {
         if let Some(template) = templates.borrow_and_update().clone() {
             let height = template.height;
+            let network_difficulty = template.nbits.difficulty().unwrap_or(0.0);
+            shared
+                .stats
+                .template_seen(height, network_difficulty, unix_millis() as u64);
             let change = {
                 let mut jobs = shared.jobs();
                 let change = jobs.on_template(template, Instant::now());
@@ -207,7 +250,10 @@ async fn follow_templates<S: TemplateSource>(shared: Arc<Shared<S>>) {
                     return;
                 }
             }
-            _ = expiry.tick() => shared.jobs().expire(Instant::now()),
+            _ = expiry.tick() => {
+                shared.jobs().expire(Instant::now());
+                shared.workers.prune(unix_millis() - WORKER_MEMORY_MS);
+            }
             _ = shutdown.changed() => return,
         }
     }

@@ -74,6 +74,29 @@ pub struct ServerStats {
     rejected: [AtomicU64; 8],
     pub blocks_found: AtomicU64,
     pub blocks_accepted: AtomicU64,
+    /// Unix ms when the source last published a template (0: never).
+    template_received_ms: AtomicU64,
+    template_height: AtomicU64,
+    /// The f64 bits of the newest template's network difficulty.
+    network_difficulty_bits: AtomicU64,
+}
+
+/// The chain as the newest template showed it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ChainSnapshot {
+    /// Unix ms when it came; `None` before the first template.
+    pub template_received_ms: Option<u64>,
+    /// Height of the block the template builds.
+    pub height: u32,
+    pub network_difficulty: f64,
+}
+
+impl ChainSnapshot {
+    /// How old the newest template is at `now_ms` (unix), if there is one.
+    pub fn template_age_ms(&self, now_ms: u64) -> Option<u64> {
+        self.template_received_ms
+            .map(|received| now_ms.saturating_sub(received))
+    }
 }
 
 /// A copy of the counters at one moment.
@@ -113,6 +136,28 @@ impl ServerStats {
         self.shares_accepted.fetch_add(1, Ordering::Relaxed);
         self.accepted_difficulty_micro
             .fetch_add((difficulty * 1e6) as u64, Ordering::Relaxed);
+    }
+
+    /// Notes a template from the source (new work or a refresh alike: it
+    /// shows the source is alive).
+    pub fn template_seen(&self, height: u32, network_difficulty: f64, now_ms: u64) {
+        self.template_height
+            .store(u64::from(height), Ordering::Relaxed);
+        self.network_difficulty_bits
+            .store(network_difficulty.to_bits(), Ordering::Relaxed);
+        self.template_received_ms
+            .store(now_ms.max(1), Ordering::Relaxed);
+    }
+
+    pub fn chain(&self) -> ChainSnapshot {
+        let received = self.template_received_ms.load(Ordering::Relaxed);
+        ChainSnapshot {
+            template_received_ms: (received > 0).then_some(received),
+            height: self.template_height.load(Ordering::Relaxed) as u32,
+            network_difficulty: f64::from_bits(
+                self.network_difficulty_bits.load(Ordering::Relaxed),
+            ),
+        }
     }
 
     pub fn snapshot(&self) -> StatsSnapshot {

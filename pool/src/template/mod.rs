@@ -8,6 +8,7 @@
 //! [`Template::from_gbt`].
 
 pub mod bitcoind;
+pub mod rpc_metrics;
 pub mod simnet;
 
 use bitcoin::{Amount, Block, BlockHash, ScriptBuf, Txid, Wtxid};
@@ -181,6 +182,12 @@ pub trait TemplateSource: Send + Sync + 'static {
     fn submit_block(&self, block: Block) -> impl Future<Output = SubmitReport> + Send;
 
     fn status(&self) -> SourceStatus;
+
+    /// Latency and errors of the source's RPC calls, for `/metrics` and
+    /// `/health`; `None` for a source that makes none (the simnet).
+    fn rpc_metrics(&self) -> Option<Arc<rpc_metrics::RpcMetrics>> {
+        None
+    }
 }
 
 #[cfg(test)]

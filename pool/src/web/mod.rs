@@ -1,35 +1,65 @@
-//! The web listener: a status page, `/health` and `/api/stats`.
+//! The web listener: the stats pages, the JSON API, `/metrics` and
+//! `/health`, all read-only.
 //!
-//! Deliberately small for now; the stats page, per-miner pages and
-//! Prometheus metrics come with the web issue.
+//! Files: `view` (what is shown, built from live state and the ledger),
+//! `api` (the views as JSON), `pages` (the views as HTML), `chart` (SVG),
+//! `format` (numbers and escaping); for operators `metrics` (Prometheus
+//! text, written by `prometheus`, with the 5-minute rate of `hashrate`),
+//! `health` (what `/health` checks) and `ops` (what both read).
 
+mod api;
+mod chart;
+mod format;
+mod hashrate;
+pub mod health;
+mod metrics;
+pub mod ops;
+mod pages;
+mod prometheus;
+mod view;
+
+use crate::config::{Network, PayoutMode};
 use crate::ledger::Ledger;
 use crate::server::stats::ServerStats;
+use crate::server::workers::WorkerBoard;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use std::fmt::Write as _;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use view::{BatchView, BlockView, Hashrates, MinerView, PoolView, WorkerView};
+
 /// What the pages show.
 pub struct WebState {
     pub stats: Arc<ServerStats>,
+    pub workers: Arc<WorkerBoard>,
     pub ledger: Ledger,
     pub started: Instant,
-    pub network: String,
+    pub network: Network,
+    pub mode: PayoutMode,
+    pub fee_percent: f64,
     /// `stratum+tcp://host:port`, for the "how to connect" line.
     pub stratum_url: String,
+    /// For `/metrics` and `/health`: RPC metrics, limits, hashrate ring.
+    pub ops: ops::OpsState,
 }
 
 pub fn router(state: Arc<WebState>) -> Router {
     Router::new()
-        .route("/", get(index))
-        .route("/health", get(health))
+        .route("/", get(pages::index))
+        .route("/miner", get(pages::search))
+        .route("/miner/{address}", get(pages::miner))
+        .route("/api/pool", get(api::pool))
+        .route("/api/blocks", get(api::blocks))
+        .route("/api/miner/{address}", get(api::miner))
+        .route("/api/payouts", get(api::payouts))
+        .route("/health", get(health::health))
+        .route("/metrics", get(metrics::metrics))
         .route("/api/stats", get(api_stats))
         .with_state(state)
 }
@@ -47,8 +77,15 @@ pub async fn serve(
         .await
 }
 
-async fn health() -> &'static str {
-    "ok\n"
+/// `address` as the pool writes it, if it is one of the pool's network.
+fn valid_address(state: &WebState, address: &str) -> Option<String> {
+    let parsed = bitcoin::Address::from_str(address.trim()).ok()?;
+    Some(
+        parsed
+            .require_network(state.network.to_bitcoin())
+            .ok()?
+            .to_string(),
+    )
 }
 
 async fn api_stats(State(state): State<Arc<WebState>>) -> impl IntoResponse {
@@ -59,7 +96,7 @@ async fn api_stats(State(state): State<Arc<WebState>>) -> impl IntoResponse {
         .map(|(name, count)| (name.to_string(), (*count).into()))
         .collect();
     Json(serde_json::json!({
-        "network": state.network,
+        "network": state.network.to_string(),
         "uptime_secs": state.started.elapsed().as_secs(),
         "connections_open": snapshot.connections_open,
         "connections_total": snapshot.connections_total,
@@ -68,60 +105,4 @@ async fn api_stats(State(state): State<Arc<WebState>>) -> impl IntoResponse {
         "blocks_found": snapshot.blocks_found,
         "blocks_accepted": snapshot.blocks_accepted,
     }))
-}
-
-async fn index(State(state): State<Arc<WebState>>) -> impl IntoResponse {
-    let snapshot = state.stats.snapshot();
-    let blocks = match state.ledger.blocks().await {
-        Ok(blocks) => blocks,
-        Err(error) => {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Html(format!(
-                    "<p>ledger unavailable: {}</p>",
-                    escape(&error.to_string())
-                )),
-            )
-        }
-    };
-    let mut page = String::new();
-    let _ = write!(
-        page,
-        "<!doctype html><html><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width\">\
-         <meta http-equiv=\"refresh\" content=\"5\"><title>pool</title></head><body>\
-         <h1>pool ({network})</h1>\
-         <p>Connect: <code>{url}</code>, user <code>&lt;address&gt;.&lt;worker&gt;</code></p>\
-         <p>Up {uptime} s · miners connected {open} · shares accepted {accepted} · \
-         rejected {rejected} · blocks found {found} (accepted {blocks_accepted})</p>\
-         <h2>Blocks</h2><table><tr><th>height</th><th>hash</th><th>finder</th><th>status</th></tr>",
-        network = escape(&state.network),
-        url = escape(&state.stratum_url),
-        uptime = state.started.elapsed().as_secs(),
-        open = snapshot.connections_open,
-        accepted = snapshot.shares_accepted,
-        rejected = snapshot.rejected_total(),
-        found = snapshot.blocks_found,
-        blocks_accepted = snapshot.blocks_accepted,
-    );
-    for block in blocks.iter().take(50) {
-        let _ = write!(
-            page,
-            "<tr><td>{}</td><td><code>{}</code></td><td>{}.{}</td><td>{}</td></tr>",
-            block.height,
-            escape(&block.hash),
-            escape(&block.address),
-            escape(&block.worker),
-            escape(block.status.name()),
-        );
-    }
-    page.push_str("</table></body></html>");
-    (StatusCode::OK, Html(page))
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

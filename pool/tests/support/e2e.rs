@@ -171,6 +171,16 @@ impl TestPool {
         self.pool().ledger()
     }
 
+    /// Where the web pages and the API listen (127.0.0.1).
+    pub fn web_addr(&self) -> SocketAddr {
+        self.pool().web_addr()
+    }
+
+    /// `GET path` on the web listener: the status and the body.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        http_get(self.web_addr(), path).await
+    }
+
     pub fn stats(&self) -> StatsSnapshot {
         self.pool().stats().snapshot()
     }
@@ -210,6 +220,34 @@ impl TestPool {
             pool.shutdown().await;
         }
     }
+}
+
+/// A plain HTTP/1.0 GET on 127.0.0.1: the status code and the body.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .expect("connect to the web listener");
+    let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("send the request");
+    let mut answer = Vec::new();
+    tokio::time::timeout(STEP, stream.read_to_end(&mut answer))
+        .await
+        .expect("an answer in time")
+        .expect("read the answer");
+    let answer = String::from_utf8_lossy(&answer).to_string();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {answer:?}"));
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, body)| body)
+        .to_string();
+    (status, body)
 }
 
 // ---- a tap between a miner and the pool --------------------------------------

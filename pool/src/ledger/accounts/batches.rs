@@ -81,7 +81,56 @@ const BATCH_COLUMNS: &str = "id, created_ms, updated_ms, state, total_sat, txid,
 const LINES_OF: &str =
     "SELECT address, amount_sat FROM payouts WHERE batch_id = $1 ORDER BY address";
 
+/// One payment to one address, as its miner sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    pub batch_id: String,
+    pub state: BatchState,
+    pub txid: Option<String>,
+    pub amount_sat: u64,
+    pub created_ms: i64,
+}
+
+const PAYMENTS_OF: &str = "SELECT b.id, b.state, b.txid, b.created_ms, p.amount_sat \
+     FROM payouts p JOIN payout_batches b ON b.id = p.batch_id \
+     WHERE p.address = $1 ORDER BY b.created_ms DESC, b.id DESC LIMIT $2";
+
 impl Ledger {
+    /// The newest `limit` payments to `address`, newest first (cancelled
+    /// batches included: their state says so).
+    pub async fn payments_to(
+        &self,
+        address: &str,
+        limit: u32,
+    ) -> Result<Vec<Payment>, LedgerError> {
+        with_pool!(&self.inner.db, pool => {
+            let rows = sqlx::query(PAYMENTS_OF)
+                .bind(address)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+                .map_err(LedgerError::Query)?;
+            rows.iter()
+                .map(|row| {
+                    let state: String = row.try_get("state").map_err(LedgerError::Query)?;
+                    let amount: i64 = row.try_get("amount_sat").map_err(LedgerError::Query)?;
+                    Ok(Payment {
+                        batch_id: row.try_get("id").map_err(LedgerError::Query)?,
+                        state: BatchState::parse(&state).ok_or_else(|| LedgerError::Corrupt {
+                            table: "payout_batches",
+                            id: 0,
+                            column: "state",
+                            value: state.clone(),
+                        })?,
+                        txid: row.try_get("txid").map_err(LedgerError::Query)?,
+                        amount_sat: sats("payouts", 0, "amount_sat", amount)?,
+                        created_ms: row.try_get("created_ms").map_err(LedgerError::Query)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
     /// Records a batch and debits each balance, in one transaction.
     /// Refuses (writing nothing) a line larger than its balance or not
     /// positive: a payout never makes a balance negative.

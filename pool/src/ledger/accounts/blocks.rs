@@ -97,8 +97,10 @@ pub struct WindowCursor {
     pub id: i64,
 }
 
+/// Every column but the block itself (`raw_hex` reads back empty): a
+/// mainnet block is megabytes, and nothing here needs it.
 const BLOCK_COLUMNS: &str = "id, node, height, hash, address, worker, coinbase_value_sat, \
-     time_ms, raw_hex, answers, accepted, mode, status, confirmations, credited, pool_fee_sat, \
+     time_ms, '' AS raw_hex, answers, accepted, mode, status, confirmations, credited, pool_fee_sat, \
      window_shares, full_window";
 
 const SHARE_OF_BLOCK: &str = "SELECT time_ms, id FROM shares WHERE hash = $1 \
@@ -161,6 +163,18 @@ impl Ledger {
                 .await
                 .map_err(LedgerError::Query)?;
             row.as_ref().map(super::super::queries::block_from_row).transpose()
+        })
+    }
+
+    /// The newest `limit` blocks, newest first, without their raw hex
+    /// (`raw_hex` is empty): what pages and reports need.
+    pub async fn recent_blocks(&self, limit: u32) -> Result<Vec<StoredBlock>, LedgerError> {
+        let sql = format!(
+            "SELECT {BLOCK_COLUMNS} FROM blocks ORDER BY time_ms DESC, id DESC LIMIT {limit}"
+        );
+        with_pool!(&self.inner.db, pool => {
+            let rows = sqlx::query(&sql).fetch_all(pool).await.map_err(LedgerError::Query)?;
+            rows.iter().map(super::super::queries::block_from_row).collect()
         })
     }
 

@@ -15,7 +15,7 @@ mod position;
 mod settle;
 
 pub use balances::Balance;
-pub use batches::{BatchState, PayoutBatch, PayoutLine};
+pub use batches::{BatchState, Payment, PayoutBatch, PayoutLine};
 pub use blocks::{BlockCredit, CreditState, NewBlockCredits, WindowCursor, WindowRow};
 pub use lock::PayoutLock;
 pub use position::{DayPosition, OperatorPosition};

@@ -70,6 +70,22 @@ impl Ledger {
         })
     }
 
+    /// One address's PPS/FPPS credits not yet settled.
+    pub async fn unsettled_credit_of(&self, address: &str) -> Result<u64, LedgerError> {
+        with_pool!(&self.inner.db, pool => {
+            let total: i64 = sqlx::query_scalar(
+                "SELECT CAST(COALESCE(SUM(credit_sat), 0) AS BIGINT) FROM shares \
+                 WHERE address = $1 AND credit_sat > 0 AND settled = $2",
+            )
+            .bind(address)
+            .bind(false)
+            .fetch_one(pool)
+            .await
+            .map_err(LedgerError::Query)?;
+            super::sats("shares", 0, "credit_sat", total)
+        })
+    }
+
     /// What [`Ledger::settle_share_credits`] would move now, without moving it.
     pub async fn unsettled_share_credits(&self) -> Result<Settlement, LedgerError> {
         with_pool!(&self.inner.db, pool => {

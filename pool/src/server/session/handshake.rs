@@ -67,12 +67,18 @@ impl<S: TemplateSource> Session<S> {
             .iter()
             .any(|worker| worker.username == username)
         {
-            self.workers.push(Worker {
+            let worker = Worker {
                 username: username.clone(),
                 address: authorize.username.address.clone(),
                 worker: authorize.username.worker.clone().unwrap_or_default(),
                 payout_script: address.script_pubkey(),
-            });
+            };
+            self.shared.workers.connected(
+                &worker.address,
+                &worker.worker,
+                super::super::unix_millis(),
+            );
+            self.workers.push(worker);
         }
         // The password's d= and a suggestion sent before authorize arrive
         // together; vardiff rate-limits suggestions, so it gets one: the higher.

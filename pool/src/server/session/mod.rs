@@ -132,6 +132,13 @@ pub(super) async fn run<S: TemplateSource>(
         }
         _ => tracing::info!(session = id, %peer, ?close, "connection closed"),
     }
+    let now_ms = super::unix_millis();
+    for worker in &session.workers {
+        session
+            .shared
+            .workers
+            .disconnected(&worker.address, &worker.worker, now_ms);
+    }
     drop(session);
     if matches!(close, Close::SlowReader) {
         // Its socket is full: flushing the queue would hold the connection

@@ -4,6 +4,7 @@
 //! stale or not.
 
 use super::super::stats::Reject;
+use super::super::workers::ShareOutcome;
 use super::{Session, Worker};
 use crate::block::{self, Solution};
 use crate::jobs::PoolJob;
@@ -41,10 +42,27 @@ impl<S: TemplateSource> Session<S> {
     /// Checks a share and returns its answer, ready when the ledger is.
     pub(super) fn on_submit(&mut self, id: Id, submit: Submit) -> BoxFuture<'static, Vec<String>> {
         let stats = Arc::clone(&self.shared.stats);
+        let board = Arc::clone(&self.shared.workers);
         let (share, difficulty) = match self.check(&submit) {
             Ok(accepted) => accepted,
             Err((reject, message)) => {
                 stats.reject(reject);
+                if let Some(worker) = self.worker_for(&submit.worker) {
+                    let outcome = match reject {
+                        Reject::Stale => ShareOutcome::Stale,
+                        Reject::Duplicate => ShareOutcome::Duplicate,
+                        Reject::LowDifficulty => ShareOutcome::LowDifficulty,
+                        _ => ShareOutcome::Rejected,
+                    };
+                    board.share(
+                        &worker.address,
+                        &worker.worker,
+                        outcome,
+                        0.0,
+                        0.0,
+                        unix_millis(),
+                    );
+                }
                 tracing::debug!(session = self.id, reason = reject.name(), %message, "share rejected");
                 let line = Response::error(id, ErrorReply::new(reject.code(), message)).to_line();
                 return Box::pin(std::future::ready(vec![line]));
@@ -63,12 +81,17 @@ impl<S: TemplateSource> Session<S> {
         // counters always equal the ledger's rows.
         let recorded = tokio::spawn(async move {
             let credited = share.difficulty;
+            let reached = stratum::target::hash_difficulty(&share.hash);
+            let (address, worker) = (share.address.clone(), share.worker.clone());
             let result = ledger.record_share(share).await;
-            if result.is_ok() {
+            let outcome = if result.is_ok() {
                 stats.accept(credited);
+                ShareOutcome::Accepted
             } else {
                 stats.reject(Reject::NotRecorded);
-            }
+                ShareOutcome::Rejected
+            };
+            board.share(&address, &worker, outcome, credited, reached, unix_millis());
             result
         });
         Box::pin(async move {
@@ -272,6 +295,9 @@ impl<S: TemplateSource> Session<S> {
                 accepted,
                 mode: shared.settings.mode,
             };
+            if let Some(alerts) = shared.alerts.get() {
+                alerts.block_found(job.height(), &record.hash, &record.address, &record.worker);
+            }
             if let Err(error) = shared.ledger.record_block(record).await {
                 tracing::error!(%error, hash = %report.block_hash, "block not recorded in the ledger (its hex is in the blocks dir)");
                 return;

@@ -69,6 +69,11 @@ impl<S: TemplateSource> Session<S> {
             self.validator.clear();
         }
         let difficulty = self.vardiff.current();
+        for worker in &self.workers {
+            self.shared
+                .workers
+                .job_sent(&worker.address, &worker.worker, difficulty.as_f64());
+        }
         self.sent.push_back(SentJob {
             job,
             difficulty,

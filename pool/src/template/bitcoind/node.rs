@@ -3,6 +3,7 @@
 use super::rpc::{NodeRpc, RpcError, CALL_TIMEOUT, SUBMIT_TIMEOUT};
 use super::BitcoindError;
 use crate::config::{BitcoindConfig, Network};
+use crate::template::rpc_metrics::RpcMetrics;
 use crate::template::Template;
 use bitcoin::BlockHash;
 use bitcoincore_rpc::json::{GetBlockTemplateModes, GetBlockTemplateRules};
@@ -44,8 +45,12 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    pub(crate) fn new(config: &BitcoindConfig, network: Network) -> Result<Node, BitcoindError> {
-        let rpc = NodeRpc::new(config, network, CALL_TIMEOUT)?;
+    pub(crate) fn new(
+        config: &BitcoindConfig,
+        network: Network,
+        metrics: &Arc<RpcMetrics>,
+    ) -> Result<Node, BitcoindError> {
+        let rpc = NodeRpc::new(config, network, CALL_TIMEOUT)?.with_metrics(metrics);
         if let Some(zmq) = &config.zmq {
             super::zmq::check_endpoint(zmq).map_err(|reason| BitcoindError::BadZmq {
                 url: rpc.url.clone(),
@@ -54,7 +59,7 @@ impl Node {
             })?;
         }
         Ok(Node {
-            submit: Arc::new(NodeRpc::new(config, network, SUBMIT_TIMEOUT)?),
+            submit: Arc::new(NodeRpc::new(config, network, SUBMIT_TIMEOUT)?.with_metrics(metrics)),
             rpc: Arc::new(rpc),
             zmq: config.zmq.clone(),
             chain_checked: AtomicBool::new(false),
@@ -137,8 +142,12 @@ pub(crate) async fn fetch_template(rpc: &Arc<NodeRpc>) -> Result<Template, RpcEr
             client.get_block_template(GetBlockTemplateModes::Template, &RULES, &[])
         })
         .await?;
-    Template::from_gbt(gbt).map_err(|error| RpcError::BadTemplate {
-        url: rpc.url.clone(),
-        error,
+    Template::from_gbt(gbt).map_err(|error| {
+        let error = RpcError::BadTemplate {
+            url: rpc.url.clone(),
+            error,
+        };
+        rpc.refused("getblocktemplate", &error);
+        error
     })
 }

@@ -8,13 +8,14 @@
 
 use super::endpoint::{normalise_url, Credentials};
 use crate::config::{BitcoindConfig, Network};
+use crate::template::rpc_metrics::RpcMetrics;
 use crate::template::TemplateError;
 use bitcoincore_rpc::jsonrpc;
 use bitcoincore_rpc::jsonrpc::simple_http::{self, SimpleHttpTransport};
 use std::io;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use super::BitcoindError;
@@ -76,6 +77,23 @@ pub enum RpcError {
 }
 
 impl RpcError {
+    /// The variant as a metrics label.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RpcError::Unreachable { .. } => "unreachable",
+            RpcError::BadCredentials { .. } => "bad_credentials",
+            RpcError::Forbidden { .. } => "forbidden",
+            RpcError::HttpStatus { .. } => "http_status",
+            RpcError::CookieUnreadable { .. } => "cookie_unreadable",
+            RpcError::CookieMalformed { .. } => "cookie_malformed",
+            RpcError::Node { .. } => "node",
+            RpcError::Garbage { .. } => "garbage",
+            RpcError::BadTemplate { .. } => "bad_template",
+            RpcError::WrongChain { .. } => "wrong_chain",
+            RpcError::Other { .. } => "other",
+        }
+    }
+
     /// The connection is gone: whatever we knew about the node (its chain)
     /// must be checked again.
     pub(crate) fn lost_connection(&self) -> bool {
@@ -102,6 +120,8 @@ pub(crate) struct NodeRpc {
     /// The client for the credentials it was built with; rebuilt when a
     /// cookie changes. `simple_http` keeps one connection open per client.
     client: Mutex<Option<CachedClient>>,
+    /// Where every call is counted (the template source's clients only).
+    metrics: Option<Arc<RpcMetrics>>,
 }
 
 /// Only the URL: the credentials stay out of logs.
@@ -126,7 +146,23 @@ impl NodeRpc {
             credentials,
             timeout,
             client: Mutex::new(None),
+            metrics: None,
         })
+    }
+
+    /// Counts every call of this client in `metrics`.
+    pub(crate) fn with_metrics(mut self, metrics: &Arc<RpcMetrics>) -> NodeRpc {
+        metrics.add_node(&self.url);
+        self.metrics = Some(Arc::clone(metrics));
+        self
+    }
+
+    /// Counts the call of `method` just made as failed with `error`: it
+    /// answered, but the answer was refused.
+    pub(crate) fn refused(&self, method: &'static str, error: &RpcError) {
+        if let Some(metrics) = &self.metrics {
+            metrics.refused(&self.url, method, error.kind());
+        }
     }
 
     /// Runs one blocking call on the blocking pool, bounded in time.
@@ -139,19 +175,26 @@ impl NodeRpc {
         T: Send + 'static,
         F: FnOnce(&bitcoincore_rpc::Client) -> Result<T, bitcoincore_rpc::Error> + Send + 'static,
     {
+        let started = Instant::now();
         let node = Arc::clone(self);
         let blocking = tokio::task::spawn_blocking(move || node.run_blocking(method, call));
         // The transport has its own timeout; this one only guards against a
         // call stuck before it (name resolution).
-        match tokio::time::timeout(self.timeout + Duration::from_secs(2), blocking).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(join_error)) => Err(RpcError::Other {
-                url: self.url.clone(),
-                method,
-                detail: format!("the RPC task failed: {join_error}"),
-            }),
-            Err(_) => Err(self.no_answer()),
+        let result =
+            match tokio::time::timeout(self.timeout + Duration::from_secs(2), blocking).await {
+                Ok(Ok(result)) => result,
+                Ok(Err(join_error)) => Err(RpcError::Other {
+                    url: self.url.clone(),
+                    method,
+                    detail: format!("the RPC task failed: {join_error}"),
+                }),
+                Err(_) => Err(self.no_answer()),
+            };
+        if let Some(metrics) = &self.metrics {
+            let outcome = result.as_ref().map(|_| ()).map_err(RpcError::kind);
+            metrics.record(&self.url, method, started.elapsed(), outcome);
         }
+        result
     }
 
     fn run_blocking<T>(

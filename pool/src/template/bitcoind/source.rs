@@ -5,6 +5,7 @@ use super::coordinator::{self, Coordinator, Event};
 use super::node::Node;
 use super::{submit, zmq, BitcoindError};
 use crate::config::{BitcoindConfig, ChainConfig, Network};
+use crate::template::rpc_metrics::RpcMetrics;
 use crate::template::{SourceStatus, SubmitReport, Template, TemplateSource};
 use bitcoin::Block;
 use std::future::Future;
@@ -26,6 +27,7 @@ pub struct BitcoindSource {
     status: watch::Receiver<SourceStatus>,
     events: mpsc::Sender<Event>,
     tasks: Vec<AbortHandle>,
+    rpc_metrics: Arc<RpcMetrics>,
 }
 
 impl BitcoindSource {
@@ -42,9 +44,10 @@ impl BitcoindSource {
         }
         let runtime =
             tokio::runtime::Handle::try_current().map_err(|_| BitcoindError::NoRuntime)?;
+        let rpc_metrics = Arc::new(RpcMetrics::default());
         let nodes: Arc<[Arc<Node>]> = nodes
             .iter()
-            .map(|config| Node::new(config, network).map(Arc::new))
+            .map(|config| Node::new(config, network, &rpc_metrics).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?
             .into();
         let poll_interval = Duration::from_millis(chain.poll_interval_ms).max(MIN_POLL_INTERVAL);
@@ -104,6 +107,7 @@ impl BitcoindSource {
             status,
             events,
             tasks,
+            rpc_metrics,
         })
     }
 
@@ -132,6 +136,10 @@ impl TemplateSource for BitcoindSource {
 
     fn status(&self) -> SourceStatus {
         self.status.borrow().clone()
+    }
+
+    fn rpc_metrics(&self) -> Option<Arc<RpcMetrics>> {
+        Some(Arc::clone(&self.rpc_metrics))
     }
 }
 

@@ -1,0 +1,19 @@
+-- Alerts sent to webhooks: every alert is recorded with each delivery
+-- attempt's outcome, so an operator can see what was sent and what failed.
+-- Same tables and columns as ../sqlite/0003_alerts.sql.
+
+CREATE TABLE alerts (
+    id BIGSERIAL PRIMARY KEY,
+    -- worker_offline, worker_online or block_found.
+    kind TEXT NOT NULL,
+    address TEXT NOT NULL,
+    worker TEXT NOT NULL,
+    url TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_ms BIGINT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    delivered_ms BIGINT,
+    last_error TEXT NOT NULL DEFAULT ''
+);
+
+CREATE INDEX alerts_address ON alerts (address, created_ms);

@@ -1,0 +1,119 @@
+//! Delivery: each alert to each webhook in a task of its own (one slow
+//! receiver delays nobody), retried with backoff, every attempt recorded.
+
+use super::Alert;
+use crate::ledger::Ledger;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch, Semaphore};
+
+/// Attempts per alert and webhook; waits double from the first.
+const ATTEMPTS: u32 = 5;
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+const TIMEOUT: Duration = Duration::from_secs(10);
+/// Deliveries in flight at once.
+const IN_FLIGHT: usize = 16;
+
+pub(super) async fn deliver(
+    mut alerts: mpsc::Receiver<Alert>,
+    webhooks: Vec<String>,
+    ledger: Ledger,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let client = match reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .user_agent(concat!("pool/", env!("CARGO_PKG_VERSION")))
+        .build()
+    {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(%error, "alerts disabled: no HTTP client");
+            return;
+        }
+    };
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    loop {
+        let alert = tokio::select! {
+            alert = alerts.recv() => match alert {
+                Some(alert) => alert,
+                None => return,
+            },
+            _ = shutdown.wait_for(|&stop| stop) => return,
+        };
+        let payload = match serde_json::to_string(&alert) {
+            Ok(payload) => payload,
+            Err(error) => {
+                tracing::error!(%error, "alert not serialisable");
+                continue;
+            }
+        };
+        for url in &webhooks {
+            let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+                return;
+            };
+            let (client, ledger, url, payload) =
+                (client.clone(), ledger.clone(), url.clone(), payload.clone());
+            let (kind, address, worker, time_ms) = (
+                alert.kind,
+                alert.address.clone(),
+                alert.worker.clone(),
+                alert.time_ms,
+            );
+            tokio::spawn(async move {
+                let _slot = slot;
+                let id = match ledger
+                    .record_alert(kind, &address, &worker, &url, &payload, time_ms)
+                    .await
+                {
+                    Ok(id) => Some(id),
+                    Err(error) => {
+                        tracing::warn!(%error, "alert not recorded; sending it anyway");
+                        None
+                    }
+                };
+                send_with_retries(&client, &ledger, id, &url, &payload).await;
+            });
+        }
+    }
+}
+
+async fn send_with_retries(
+    client: &reqwest::Client,
+    ledger: &Ledger,
+    id: Option<i64>,
+    url: &str,
+    payload: &str,
+) {
+    let mut wait = FIRST_RETRY;
+    for attempt in 1..=ATTEMPTS {
+        let outcome = client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(payload.to_string())
+            .send()
+            .await
+            .map_err(|error| error.to_string())
+            .and_then(|response| match response.status() {
+                status if status.is_success() => Ok(()),
+                status => Err(format!("HTTP {status}")),
+            });
+        let delivered = outcome.is_ok().then(crate::server::unix_millis);
+        let error = outcome.as_ref().err().cloned().unwrap_or_default();
+        if let Some(id) = id {
+            if let Err(record) = ledger.alert_attempt(id, delivered, &error).await {
+                tracing::warn!(error = %record, "alert attempt not recorded");
+            }
+        }
+        match outcome {
+            Ok(()) => return,
+            Err(error) if attempt < ATTEMPTS => {
+                tracing::info!(%url, attempt, %error, "webhook failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            Err(error) => {
+                tracing::warn!(%url, attempts = ATTEMPTS, %error, "webhook failed; alert given up");
+            }
+        }
+    }
+}

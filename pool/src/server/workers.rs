@@ -1,0 +1,235 @@
+//! The live board of workers: what each `address.worker` is doing now
+//! (connections, difficulty, share outcomes, best share, jobs sent), for
+//! the miner pages and the API. The ledger holds the accepted shares for
+//! good; this holds what only the running pool knows, since it started.
+
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+/// How a share submitted by a worker ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShareOutcome {
+    Accepted,
+    Stale,
+    Duplicate,
+    LowDifficulty,
+    /// Bad fields, an unknown job, or not recorded.
+    Rejected,
+}
+
+/// One worker as the running pool sees it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct WorkerLive {
+    /// Open connections authorized as this worker (0: offline).
+    pub connections: u32,
+    /// The difficulty of the last job sent to it.
+    pub difficulty: f64,
+    /// Unix ms of its last connection, and of the last time it was seen
+    /// (connected, or disconnected).
+    pub connected_ms: i64,
+    pub last_seen_ms: i64,
+    pub last_share_ms: Option<i64>,
+    pub accepted: u64,
+    pub stale: u64,
+    pub duplicate: u64,
+    pub low_difficulty: u64,
+    pub rejected: u64,
+    /// Sum of the difficulty credited for its accepted shares.
+    pub accepted_difficulty: f64,
+    /// The highest difficulty any of its hashes reached.
+    pub best_share_difficulty: f64,
+    pub jobs_sent: u64,
+}
+
+/// Every worker seen since the pool started, by address then worker name.
+#[derive(Debug, Default)]
+pub struct WorkerBoard {
+    miners: Mutex<HashMap<String, BTreeMap<String, WorkerLive>>>,
+}
+
+impl WorkerBoard {
+    fn with_worker(&self, address: &str, worker: &str, update: impl FnOnce(&mut WorkerLive)) {
+        let mut miners = self
+            .miners
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let workers = match miners.get_mut(address) {
+            Some(workers) => workers,
+            None => miners.entry(address.to_string()).or_default(),
+        };
+        let live = match workers.get_mut(worker) {
+            Some(live) => live,
+            None => workers.entry(worker.to_string()).or_default(),
+        };
+        update(live);
+    }
+
+    pub fn connected(&self, address: &str, worker: &str, now_ms: i64) {
+        self.with_worker(address, worker, |live| {
+            live.connections += 1;
+            live.connected_ms = now_ms;
+            live.last_seen_ms = now_ms;
+        });
+    }
+
+    pub fn disconnected(&self, address: &str, worker: &str, now_ms: i64) {
+        self.with_worker(address, worker, |live| {
+            live.connections = live.connections.saturating_sub(1);
+            live.last_seen_ms = now_ms;
+        });
+    }
+
+    pub fn job_sent(&self, address: &str, worker: &str, difficulty: f64) {
+        self.with_worker(address, worker, |live| {
+            live.jobs_sent += 1;
+            live.difficulty = difficulty;
+        });
+    }
+
+    /// A share's outcome; `credited` is the difficulty it earned (accepted
+    /// shares), `reached` the difficulty its hash reached (0 if unknown).
+    pub fn share(
+        &self,
+        address: &str,
+        worker: &str,
+        outcome: ShareOutcome,
+        credited: f64,
+        reached: f64,
+        now_ms: i64,
+    ) {
+        self.with_worker(address, worker, |live| {
+            live.last_seen_ms = now_ms;
+            match outcome {
+                ShareOutcome::Accepted => {
+                    live.accepted += 1;
+                    live.accepted_difficulty += credited;
+                    live.last_share_ms = Some(now_ms);
+                }
+                ShareOutcome::Stale => live.stale += 1,
+                ShareOutcome::Duplicate => live.duplicate += 1,
+                ShareOutcome::LowDifficulty => live.low_difficulty += 1,
+                ShareOutcome::Rejected => live.rejected += 1,
+            }
+            if reached > live.best_share_difficulty {
+                live.best_share_difficulty = reached;
+            }
+        });
+    }
+
+    /// One address's workers, by name.
+    pub fn miner(&self, address: &str) -> Option<BTreeMap<String, WorkerLive>> {
+        self.miners
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(address)
+            .cloned()
+    }
+
+    /// Every worker on the board: `(address, worker, state)`.
+    pub fn snapshot(&self) -> Vec<(String, String, WorkerLive)> {
+        let miners = self
+            .miners
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        miners
+            .iter()
+            .flat_map(|(address, workers)| {
+                workers
+                    .iter()
+                    .map(move |(worker, live)| (address.clone(), worker.clone(), live.clone()))
+            })
+            .collect()
+    }
+
+    /// Addresses and workers with at least one open connection.
+    pub fn online(&self) -> (u64, u64) {
+        let miners = self
+            .miners
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut addresses = 0;
+        let mut workers = 0;
+        for miner in miners.values() {
+            let online = miner.values().filter(|live| live.connections > 0).count() as u64;
+            workers += online;
+            addresses += u64::from(online > 0);
+        }
+        (addresses, workers)
+    }
+
+    /// Forgets workers offline since before `cutoff_ms`: the board stays
+    /// bounded however many workers come and go.
+    pub fn prune(&self, cutoff_ms: i64) {
+        let mut miners = self
+            .miners
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for workers in miners.values_mut() {
+            workers.retain(|_, live| live.connections > 0 || live.last_seen_ms >= cutoff_ms);
+        }
+        miners.retain(|_, workers| !workers.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_board_follows_connections_and_outcomes() {
+        let board = WorkerBoard::default();
+        board.connected("bc1qa", "rig1", 1_000);
+        board.connected("bc1qa", "rig1", 1_100);
+        board.connected("bc1qa", "rig2", 1_200);
+        board.connected("bc1qb", "", 1_300);
+        assert_eq!(board.online(), (2, 3));
+        board.job_sent("bc1qa", "rig1", 512.0);
+        board.share(
+            "bc1qa",
+            "rig1",
+            ShareOutcome::Accepted,
+            512.0,
+            9_000.0,
+            2_000,
+        );
+        board.share("bc1qa", "rig1", ShareOutcome::Accepted, 512.0, 600.0, 2_100);
+        board.share("bc1qa", "rig1", ShareOutcome::Stale, 0.0, 0.0, 2_200);
+        board.share("bc1qa", "rig1", ShareOutcome::Duplicate, 0.0, 0.0, 2_300);
+        board.share(
+            "bc1qa",
+            "rig1",
+            ShareOutcome::LowDifficulty,
+            0.0,
+            10.0,
+            2_400,
+        );
+        let rig1 = board.miner("bc1qa").unwrap()["rig1"].clone();
+        assert_eq!(
+            (
+                rig1.accepted,
+                rig1.stale,
+                rig1.duplicate,
+                rig1.low_difficulty
+            ),
+            (2, 1, 1, 1)
+        );
+        assert_eq!(rig1.accepted_difficulty, 1024.0);
+        assert_eq!(rig1.best_share_difficulty, 9_000.0);
+        assert_eq!(rig1.last_share_ms, Some(2_100));
+        assert_eq!(
+            (rig1.jobs_sent, rig1.difficulty, rig1.connections),
+            (1, 512.0, 2)
+        );
+
+        board.disconnected("bc1qb", "", 3_000);
+        board.disconnected("bc1qa", "rig1", 3_000);
+        assert_eq!(board.online(), (1, 2), "rig1 still has a connection");
+        board.prune(3_500);
+        assert!(
+            board.miner("bc1qb").is_none(),
+            "offline since before the cutoff"
+        );
+        assert_eq!(board.miner("bc1qa").unwrap().len(), 2);
+    }
+}

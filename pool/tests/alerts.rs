@@ -1,0 +1,157 @@
+//! Webhook alerts end to end: a receiver on 127.0.0.1 gets exactly one
+//! offline alert when a worker stops sending shares, one back-online alert
+//! when it resumes, and the ledger records both deliveries.
+
+#[path = "support/e2e.rs"]
+mod e2e;
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::Router;
+use e2e::{accepted, regtest_address, wait_until, RawClient, TestPool};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+type Received = Arc<Mutex<Vec<Value>>>;
+
+/// A webhook receiver: every POSTed JSON body, in order.
+async fn receiver() -> (SocketAddr, Received) {
+    let received: Received = Arc::default();
+    let app = Router::new()
+        .route(
+            "/hook",
+            post(
+                |State(received): State<Received>, body: String| async move {
+                    let value = serde_json::from_str(&body).expect("an alert is JSON");
+                    received.lock().unwrap().push(value);
+                    "ok"
+                },
+            ),
+        )
+        .with_state(Arc::clone(&received));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, received)
+}
+
+fn kinds(received: &Received) -> Vec<String> {
+    received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|alert| alert["kind"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_stops_and_resumes_raises_one_alert_each() {
+    let (hook, received) = receiver().await;
+    let address = regtest_address(81).to_string();
+    let pool = TestPool::start("alerts", |config| {
+        config.alerts.webhooks = vec![format!("http://{hook}/hook")];
+        config.alerts.offline_after_secs = 2;
+        config.stratum.start_difficulty = 0.00001;
+        config.stratum.min_difficulty = 0.00001;
+        config.simnet.difficulty = 1.0;
+    })
+    .await;
+    let user = format!("{address}.rig");
+    let mut miner = RawClient::miner(pool.addr(), &user).await;
+    let job = miner.latest_job();
+    let share = miner.grind(&job.job, None, job.difficulty, None);
+    assert!(accepted(&miner.submit(&user, &share).await));
+
+    wait_until("the offline alert", Duration::from_secs(20), || {
+        kinds(&received) == ["worker_offline"]
+    })
+    .await;
+    // Not synchronisation: time for several more looks at the board, in
+    // which a second offline alert would show.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(
+        kinds(&received),
+        ["worker_offline"],
+        "exactly one offline alert"
+    );
+
+    let job = miner.latest_job();
+    let share = miner.grind(&job.job, None, job.difficulty, None);
+    assert!(accepted(&miner.submit(&user, &share).await));
+    wait_until("the back-online alert", Duration::from_secs(20), || {
+        kinds(&received).len() >= 2
+    })
+    .await;
+    let alerts = received.lock().unwrap().clone();
+    assert_eq!(kinds(&received), ["worker_offline", "worker_online"]);
+    for alert in &alerts {
+        assert_eq!(alert["address"], address.as_str());
+        assert_eq!(alert["worker"], "rig");
+        assert!(alert["last_share_ms"].as_i64().is_some());
+    }
+
+    let ledger = pool.ledger().clone();
+    e2e::wait_until_async("both deliveries recorded", Duration::from_secs(10), || {
+        let ledger = ledger.clone();
+        async move {
+            let recorded = ledger.alerts(10).await.unwrap();
+            recorded.len() == 2 && recorded.iter().all(|alert| alert.delivered_ms.is_some())
+        }
+    })
+    .await;
+    let recorded = ledger.alerts(10).await.unwrap();
+    assert_eq!(recorded[0].kind, "worker_online");
+    assert_eq!(recorded[1].kind, "worker_offline");
+    assert!(recorded
+        .iter()
+        .all(|alert| alert.attempts == 1 && alert.last_error.is_empty()));
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_webhook_is_retried_and_every_attempt_recorded() {
+    // A port nothing listens on: every attempt fails at once.
+    let dead = format!("http://127.0.0.1:{}/hook", e2e_free_port());
+    let pool = TestPool::start("alerts-dead", |config| {
+        config.alerts.webhooks = vec![dead.clone()];
+        config.alerts.offline_after_secs = 1;
+        config.stratum.start_difficulty = 0.00001;
+        config.stratum.min_difficulty = 0.00001;
+        config.simnet.difficulty = 1.0;
+    })
+    .await;
+    let address = regtest_address(82).to_string();
+    let _miner = RawClient::miner(pool.addr(), &format!("{address}.idle")).await;
+    let ledger = pool.ledger().clone();
+    // The idle worker goes offline; its alert fails and is retried.
+    e2e::wait_until_async(
+        "two failed attempts recorded",
+        Duration::from_secs(20),
+        || {
+            let ledger = ledger.clone();
+            async move {
+                ledger
+                    .alerts(10)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .any(|alert| alert.attempts >= 2)
+            }
+        },
+    )
+    .await;
+    let recorded = ledger.alerts(10).await.unwrap();
+    let alert = recorded.iter().find(|alert| alert.attempts >= 2).unwrap();
+    assert_eq!(alert.kind, "worker_offline");
+    assert_eq!(alert.url, dead);
+    assert!(alert.delivered_ms.is_none());
+    assert!(!alert.last_error.is_empty());
+    pool.shutdown().await;
+}
+
+fn e2e_free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
