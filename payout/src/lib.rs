@@ -92,7 +92,7 @@ pub use fee::{Fee, BASIS_POINTS_PER_WHOLE};
 pub use fpps::{fpps_credit, FeeAverage};
 pub use pplns::{pplns_split, Explanation, PplnsCredit, PplnsSplit, WindowShare};
 pub use pps::pps_credit;
-pub use sats::{Sats, COIN};
+pub use sats::{group_thousands, Sats, COIN};
 pub use score::{Score, SCORE_BITS};
 pub use solo::{solo_split, SoloSplit};
 pub use subsidy::{subsidy, INITIAL_SUBSIDY, MAINNET_HALVING_INTERVAL, REGTEST_HALVING_INTERVAL};

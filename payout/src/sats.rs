@@ -12,7 +12,7 @@ pub type Sats = u64;
 pub const COIN: Sats = 100_000_000;
 
 /// `312500000` as `312,500,000`, for explanations people read.
-pub(crate) fn group_thousands(value: Sats) -> String {
+pub fn group_thousands(value: Sats) -> String {
     let digits = value.to_string();
     let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
     for (index, digit) in digits.chars().enumerate() {

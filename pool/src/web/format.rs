@@ -39,15 +39,9 @@ pub(super) fn difficulty(value: f64) -> String {
 
 /// `1,234,567 sat`.
 pub(super) fn sats(amount: i128) -> String {
-    let digits = amount.unsigned_abs().to_string();
-    let mut grouped = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    format!("{}{grouped} sat", if amount < 0 { "-" } else { "" })
+    let magnitude = u64::try_from(amount.unsigned_abs()).unwrap_or(u64::MAX);
+    let sign = if amount < 0 { "-" } else { "" };
+    format!("{sign}{} sat", payout::group_thousands(magnitude))
 }
 
 /// Seconds ago, coarsely: `12 s ago`, `5 min ago`, `3 h ago`, `2 d ago`.
