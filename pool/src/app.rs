@@ -132,6 +132,10 @@ impl Pool {
             mode: config.pool.mode,
             fee_percent: config.pool.fee_percent,
             stratum_url: format!("stratum+tcp://{stratum_addr}"),
+            alerts: config.alerts.clone(),
+            // Five tries per address per ten minutes: enough for a miner
+            // fumbling with a wallet, too few to grind at signatures.
+            settings_limit: crate::web::RateLimit::new(5, std::time::Duration::from_secs(600)),
             ops: OpsState::new(source.rpc_metrics(), health, &server.stats()),
         });
         let (web_shutdown, web_stop) = watch::channel(false);

@@ -155,3 +155,138 @@ fn e2e_free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
 }
+
+/// `application/x-www-form-urlencoded` for `pairs`.
+fn form(pairs: &[(&str, &str)]) -> String {
+    let encode = |text: &str| {
+        text.bytes()
+            .map(|byte| match byte {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (byte as char).to_string()
+                }
+                other => format!("%{other:02X}"),
+            })
+            .collect::<String>()
+    };
+    pairs
+        .iter()
+        .map(|(key, value)| format!("{}={}", encode(key), encode(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// POSTs a form to the pool's web listener; the status and body.
+async fn post_form(addr: SocketAddr, path: &str, body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut answer))
+        .await
+        .expect("an answer in time")
+        .unwrap();
+    let status = answer.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, answer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_miner_sets_their_webhook_with_a_signed_message() {
+    use bitcoin::secp256k1::{Secp256k1, SecretKey};
+    use bitcoin::{Address, CompressedPublicKey, Network, PrivateKey};
+    let (hook, received) = receiver().await;
+    let url = format!("http://{hook}/hook");
+    let pool = TestPool::start("alerts-miner", |config| {
+        config.alerts.miner_webhooks = true;
+        config.alerts.allow_http_miner_webhooks = true;
+        config.alerts.offline_after_secs = 2;
+        config.stratum.start_difficulty = 0.00001;
+        config.stratum.min_difficulty = 0.00001;
+        config.simnet.difficulty = 1.0;
+    })
+    .await;
+    // The miner's own key and P2WPKH payout address.
+    let secp = Secp256k1::new();
+    let key = PrivateKey::new(SecretKey::from_slice(&[7; 32]).unwrap(), Network::Regtest);
+    let public = CompressedPublicKey::from_private_key(&secp, &key).unwrap();
+    let address = Address::p2wpkh(&public, Network::Regtest).to_string();
+    let wif = key.to_wif();
+    let sign = |webhook: &str, timestamp: i64| {
+        let message = pool::web::miner_alerts::message(&address, webhook, timestamp);
+        bip322::sign_simple_encoded(&address, &message, &[wif.as_str()], None).expect("sign")
+    };
+    let path = format!("/miner/{address}/alerts");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let web = pool.web_addr();
+
+    // A signature of another URL does not authorise this one.
+    let forged = sign("https://elsewhere.example/", now);
+    let body = form(&[
+        ("webhook", &url),
+        ("timestamp", &now.to_string()),
+        ("signature", &forged),
+    ]);
+    assert_eq!(post_form(web, &path, &body).await.0, 403);
+    // An old signature cannot be replayed.
+    let stale = now - 3_600;
+    let body = form(&[
+        ("webhook", &url),
+        ("timestamp", &stale.to_string()),
+        ("signature", &sign(&url, stale)),
+    ]);
+    assert_eq!(post_form(web, &path, &body).await.0, 403);
+    // The right one is saved, and never shown back.
+    let body = form(&[
+        ("webhook", &url),
+        ("timestamp", &now.to_string()),
+        ("signature", &sign(&url, now)),
+    ]);
+    let (status, answer) = post_form(web, &path, &body).await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, page) = pool.get(&format!("/miner/{address}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("A webhook is set"),
+        "the page says one is set"
+    );
+    assert!(
+        !page.contains(&hook.to_string()),
+        "the URL never appears on a page"
+    );
+
+    // The miner's worker stops: the miner's webhook hears of it.
+    let user = format!("{address}.rig");
+    let mut miner = RawClient::miner(pool.addr(), &user).await;
+    let job = miner.latest_job();
+    let share = miner.grind(&job.job, None, job.difficulty, None);
+    assert!(accepted(&miner.submit(&user, &share).await));
+    wait_until("the miner's offline alert", Duration::from_secs(20), || {
+        kinds(&received).contains(&"worker_offline".to_string())
+    })
+    .await;
+    assert_eq!(received.lock().unwrap()[0]["address"], address.as_str());
+
+    // Five attempts per address per ten minutes: three were made.
+    for _ in 0..2 {
+        assert_eq!(
+            post_form(
+                web,
+                &path,
+                &form(&[("webhook", ""), ("timestamp", "1"), ("signature", "x")])
+            )
+            .await
+            .0,
+            403
+        );
+    }
+    let (status, _) = post_form(web, &path, &body).await;
+    assert_eq!(status, 429, "the sixth attempt is refused before any check");
+    pool.shutdown().await;
+}

@@ -17,3 +17,11 @@ CREATE TABLE alerts (
 );
 
 CREATE INDEX alerts_address ON alerts (address, created_ms);
+
+-- The one webhook a miner set for their address on their page, with a
+-- message signed by that address; never shown back on any page.
+CREATE TABLE miner_webhooks (
+    address TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    updated_ms BIGINT NOT NULL
+);

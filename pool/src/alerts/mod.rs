@@ -46,32 +46,32 @@ pub struct Alerts {
 }
 
 impl Alerts {
-    /// Starts watching `board` and delivering to the configured webhooks;
-    /// `None` when none is configured. Both tasks stop with `shutdown`.
+    /// Starts watching `board` and delivering to the configured webhooks
+    /// and, if allowed, the ones miners set; `None` when there can be
+    /// none. Both tasks stop with `shutdown`.
     pub fn start(
         config: &AlertsConfig,
         ledger: Ledger,
         board: Arc<WorkerBoard>,
         shutdown: signal::Receiver<bool>,
     ) -> Option<Alerts> {
-        if config.webhooks.is_empty() {
+        if config.webhooks.is_empty() && !config.miner_webhooks {
             return None;
         }
         let (queue, alerts) = mpsc::channel(QUEUE);
         let offline_after = Duration::from_secs(config.offline_after_secs.max(1));
         tokio::spawn(watch::watch_workers(
             board,
-            config.addresses.clone(),
             offline_after,
             queue.clone(),
             shutdown.clone(),
         ));
-        tokio::spawn(send::deliver(
-            alerts,
-            config.webhooks.clone(),
-            ledger,
-            shutdown,
-        ));
+        let recipients = send::Recipients {
+            operator: config.webhooks.clone(),
+            addresses: config.addresses.clone(),
+            miners: config.miner_webhooks,
+        };
+        tokio::spawn(send::deliver(alerts, recipients, ledger, shutdown));
         Some(Alerts { queue })
     }
 

@@ -14,9 +14,40 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// Deliveries in flight at once.
 const IN_FLIGHT: usize = 16;
 
+/// Who gets an alert.
+#[derive(Debug, Clone)]
+pub(super) struct Recipients {
+    /// The operator's webhooks: every block alert, and the worker alerts
+    /// of `addresses` (all when empty).
+    pub operator: Vec<String>,
+    pub addresses: Vec<String>,
+    /// Whether the webhook a miner set gets their alerts.
+    pub miners: bool,
+}
+
+impl Recipients {
+    async fn of(&self, alert: &Alert, ledger: &Ledger) -> Vec<String> {
+        let mut urls = Vec::new();
+        let operator_wants = alert.kind == "block_found"
+            || self.addresses.is_empty()
+            || self.addresses.contains(&alert.address);
+        if operator_wants {
+            urls.extend(self.operator.iter().cloned());
+        }
+        if self.miners {
+            match ledger.miner_webhook(&alert.address).await {
+                Ok(Some((url, _))) if !urls.contains(&url) => urls.push(url),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "cannot read the miner's webhook"),
+            }
+        }
+        urls
+    }
+}
+
 pub(super) async fn deliver(
     mut alerts: mpsc::Receiver<Alert>,
-    webhooks: Vec<String>,
+    recipients: Recipients,
     ledger: Ledger,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -47,7 +78,7 @@ pub(super) async fn deliver(
                 continue;
             }
         };
-        for url in &webhooks {
+        for url in &recipients.of(&alert, &ledger).await {
             let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
                 return;
             };

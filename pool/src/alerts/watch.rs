@@ -21,7 +21,6 @@ fn last_activity(live: &WorkerLive) -> i64 {
 
 pub(super) async fn watch_workers(
     board: Arc<WorkerBoard>,
-    addresses: Vec<String>,
     offline_after: Duration,
     queue: mpsc::Sender<Alert>,
     mut shutdown: watch::Receiver<bool>,
@@ -37,9 +36,6 @@ pub(super) async fn watch_workers(
         let now = crate::server::unix_millis();
         let mut seen = HashSet::new();
         for (address, worker, live) in board.snapshot() {
-            if !addresses.is_empty() && !addresses.contains(&address) {
-                continue;
-            }
             let key = (address, worker);
             let silent = now - last_activity(&live) >= offline_ms;
             let kind = match (silent, offline.contains(&key)) {

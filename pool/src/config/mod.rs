@@ -385,6 +385,12 @@ pub struct AlertsConfig {
     /// Worker alerts only for these payout addresses (empty: every miner).
     pub addresses: Vec<String>,
     pub offline_after_secs: u64,
+    /// Let miners set their own webhook on their page (signed with their
+    /// payout address). Off by default: the pool then makes requests to
+    /// URLs strangers chose.
+    pub miner_webhooks: bool,
+    /// Accept plain http:// miner webhooks (https:// only otherwise).
+    pub allow_http_miner_webhooks: bool,
 }
 
 impl Default for AlertsConfig {
@@ -393,6 +399,8 @@ impl Default for AlertsConfig {
             webhooks: Vec::new(),
             addresses: Vec::new(),
             offline_after_secs: 600,
+            miner_webhooks: false,
+            allow_http_miner_webhooks: false,
         }
     }
 }

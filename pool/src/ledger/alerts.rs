@@ -29,7 +29,39 @@ const ATTEMPT: &str = "UPDATE alerts SET attempts = attempts + 1, delivered_ms =
 const NEWEST: &str = "SELECT id, kind, address, worker, url, payload, created_ms, attempts, \
      delivered_ms, last_error FROM alerts ORDER BY id DESC LIMIT $1";
 
+const SET_WEBHOOK: &str =
+    "INSERT INTO miner_webhooks (address, url, updated_ms) VALUES ($1, $2, $3) \
+     ON CONFLICT (address) DO UPDATE SET url = excluded.url, updated_ms = excluded.updated_ms";
+
 impl Ledger {
+    /// Sets (or, with `None`, removes) the webhook a miner chose.
+    pub async fn set_miner_webhook(
+        &self,
+        address: &str,
+        url: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(), LedgerError> {
+        with_pool!(&self.inner.db, pool => {
+            let query = match url {
+                Some(url) => sqlx::query(SET_WEBHOOK).bind(address).bind(url).bind(now_ms),
+                None => sqlx::query("DELETE FROM miner_webhooks WHERE address = $1").bind(address),
+            };
+            query.execute(pool).await.map_err(LedgerError::Query)?;
+            Ok(())
+        })
+    }
+
+    /// The webhook a miner set, and when (unix ms).
+    pub async fn miner_webhook(&self, address: &str) -> Result<Option<(String, i64)>, LedgerError> {
+        with_pool!(&self.inner.db, pool => {
+            sqlx::query_as("SELECT url, updated_ms FROM miner_webhooks WHERE address = $1")
+                .bind(address)
+                .fetch_optional(pool)
+                .await
+                .map_err(LedgerError::Query)
+        })
+    }
+
     /// Records an alert before it is sent; its id.
     pub async fn record_alert(
         &self,

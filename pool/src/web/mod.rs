@@ -12,7 +12,9 @@ mod chart;
 mod format;
 mod hashrate;
 pub mod health;
+mod limit;
 mod metrics;
+pub mod miner_alerts;
 pub mod ops;
 mod pages;
 mod prometheus;
@@ -32,6 +34,7 @@ use std::time::Instant;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use limit::RateLimit;
 pub use view::{BatchView, BlockView, Hashrates, MinerView, PoolView, WorkerView};
 
 /// What the pages show.
@@ -45,6 +48,10 @@ pub struct WebState {
     pub fee_percent: f64,
     /// `stratum+tcp://host:port`, for the "how to connect" line.
     pub stratum_url: String,
+    /// Whether miners may set webhooks, and which.
+    pub alerts: crate::config::AlertsConfig,
+    /// Attempts at changing alert settings, per address.
+    pub settings_limit: limit::RateLimit,
     /// For `/metrics` and `/health`: RPC metrics, limits, hashrate ring.
     pub ops: ops::OpsState,
 }
@@ -54,6 +61,10 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/", get(pages::index))
         .route("/miner", get(pages::search))
         .route("/miner/{address}", get(pages::miner))
+        .route(
+            "/miner/{address}/alerts",
+            axum::routing::post(miner_alerts::set),
+        )
         .route("/api/pool", get(api::pool))
         .route("/api/blocks", get(api::blocks))
         .route("/api/miner/{address}", get(api::miner))

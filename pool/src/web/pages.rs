@@ -206,10 +206,45 @@ pub(super) async fn miner(
     let Some(address) = super::valid_address(&state, &address) else {
         return not_an_address(&state, &address);
     };
+    let alerts = if state.alerts.miner_webhooks {
+        match state.ledger.miner_webhook(&address).await {
+            Ok(webhook) => alerts_form(&address, webhook.map(|(_, since)| since)),
+            Err(error) => return unavailable(error),
+        }
+    } else {
+        String::new()
+    };
     match view::miner_view(&state, &address).await {
-        Ok(miner) => page(&format!("pool: {address}"), &render_miner(&miner)).into_response(),
+        Ok(miner) => {
+            let body = render_miner(&miner) + &alerts;
+            page(&format!("pool: {address}"), &body).into_response()
+        }
         Err(error) => unavailable(error),
     }
+}
+
+/// The alert settings: whether a webhook is set (never which), and the
+/// form to set one with a signed message.
+fn alerts_form(address: &str, set_since_ms: Option<i64>) -> String {
+    let now = unix_millis();
+    let timestamp = now / 1000;
+    let status = match set_since_ms {
+        Some(since) => format!("A webhook is set ({}).", ago(since, now)),
+        None => "No webhook is set.".to_string(),
+    };
+    format!(
+        "<h2>Alerts</h2><p>{status} The pool POSTs JSON to it when a worker goes offline or \
+         comes back, and when the pool finds a block.</p><p class=\"note\">To set it (or, with \
+         an empty URL, remove it), sign this exact message with your payout address in your \
+         wallet (BIP 322; Bitcoin Core's signmessage for 1… addresses), within ten minutes:\
+         <br><code>{message}</code></p><form method=\"post\" action=\"/miner/{address}/alerts\">\
+         <input type=\"text\" name=\"webhook\" placeholder=\"https://…\" aria-label=\"webhook URL\"> \
+         <input type=\"hidden\" name=\"timestamp\" value=\"{timestamp}\">\
+         <input type=\"text\" name=\"signature\" placeholder=\"signature\" aria-label=\"signature\"> \
+         <button type=\"submit\">Save</button></form>",
+        message = escape(&super::miner_alerts::message(address, "<your URL>", timestamp)),
+        address = escape(address),
+    )
 }
 
 fn render_miner(miner: &MinerView) -> String {
