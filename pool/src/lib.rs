@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod app;
 pub mod block;
 pub mod check;
+pub mod clock;
 pub mod coinbase;
 pub mod config;
 pub mod demo;

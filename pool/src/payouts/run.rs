@@ -17,11 +17,11 @@
 //! state the next run finishes: no balance is paid twice or lost.
 
 use super::{credit_block, ChainView, CreditError, CreditSettings, Depth, Wallet, WalletError};
+use crate::clock::unix_millis;
 use crate::ledger::accounts::{PayoutBatch, PayoutLine, Settlement};
 use crate::ledger::{Ledger, LedgerError, StoredBlock};
 use std::collections::BTreeMap;
 use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 
 /// What a run needs beyond the ledger, the chain and the wallet.
@@ -147,12 +147,6 @@ impl RunReport {
     }
 }
 
-fn unix_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as i64)
-}
-
 /// One payout run: see the module documentation.
 pub async fn payout_run(
     ledger: &Ledger,
@@ -168,6 +162,12 @@ pub async fn payout_run(
     resolve_pending(ledger, wallet, settings, &mut report).await?;
     let maturing = follow_blocks(ledger, chain, settings, &mut report).await?;
     let run_id = format!("pool-payout-{}-{}", unix_millis(), std::process::id());
+    // A dry run settles nothing: it adds what settling and maturing would.
+    report.settled = if settings.dry_run {
+        ledger.unsettled_share_credits().await?
+    } else {
+        ledger.settle_share_credits(&run_id).await?
+    };
     let mut balances: BTreeMap<String, i64> = ledger
         .balances()
         .await?
@@ -175,18 +175,9 @@ pub async fn payout_run(
         .map(|balance| (balance.address, balance.balance_sat))
         .collect();
     if settings.dry_run {
-        report.settled = ledger.unsettled_share_credits().await?;
         for (address, amount) in report.settled.per_address.iter().chain(maturing.iter()) {
             *balances.entry(address.clone()).or_default() += *amount as i64;
         }
-    } else {
-        report.settled = ledger.settle_share_credits(&run_id).await?;
-        balances = ledger
-            .balances()
-            .await?
-            .into_iter()
-            .map(|balance| (balance.address, balance.balance_sat))
-            .collect();
     }
     let lines = plan(&balances, settings, &mut report);
     if lines.is_empty() {

@@ -16,6 +16,7 @@ mod writer;
 
 use crate::alerts::Alerts;
 use crate::block::BlockStore;
+pub(crate) use crate::clock::unix_millis;
 use crate::config::{Config, PayoutMode};
 use crate::extranonce::Extranonce1Allocator;
 use crate::jobs::{JobManager, JobSettings, TemplateChange};
@@ -209,12 +210,6 @@ impl Server {
 /// How long an offline worker stays on the board (a day: its page still
 /// shows what it did).
 const WORKER_MEMORY_MS: i64 = 86_400_000;
-
-pub(crate) fn unix_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as i64)
-}
 
 /// Feeds templates to the job manager and tells sessions when work changed.
 async fn follow_templates<S: TemplateSource>(shared: Arc<Shared<S>>) {

@@ -3,12 +3,12 @@
 //! both always say the same. Field names are the API's, and stable.
 
 use super::WebState;
+pub(super) use crate::clock::unix_millis;
 use crate::ledger::accounts::CreditState;
 use crate::ledger::{mode_name, LedgerError, Work};
 use crate::server::stats::ChainSnapshot;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 const MINUTE_MS: i64 = 60_000;
 const HOUR_MS: i64 = 60 * MINUTE_MS;
@@ -20,12 +20,6 @@ const BLOCKS_SHOWN: usize = 50;
 const PAYMENTS_SHOWN: u32 = 100;
 /// Blocks read for those shown: a few more, for the effort of the oldest.
 const BLOCKS_READ: u32 = BLOCKS_SHOWN as u32 + 10;
-
-pub(super) fn unix_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as i64)
-}
 
 /// Hashes per second over the last 5 minutes, hour and day: accepted
 /// difficulty × 2^32 / the window.
@@ -173,13 +167,13 @@ async fn pool_age_ms(state: &WebState, now: i64) -> Result<i64, LedgerError> {
         .map_or(1_000, |first| (now - first).max(1_000)))
 }
 
-/// Hashrates over the windows, each at most the pool's age long.
+/// Hashrates over the windows, each at most the pool's `age` long.
 async fn hashrates(
     state: &WebState,
     now: i64,
+    age: i64,
     address: Option<&str>,
 ) -> Result<Hashrates, LedgerError> {
-    let age = pool_age_ms(state, now).await?;
     let rate = |work: Work, window: i64| work.hashrate(window.min(age) as f64 / 1000.0);
     Ok(Hashrates {
         five_minutes: rate(
@@ -204,9 +198,10 @@ async fn hashrates(
 async fn chart(
     state: &WebState,
     now: i64,
+    age: i64,
     address: Option<&str>,
 ) -> Result<Vec<ChartPoint>, LedgerError> {
-    let born = now - pool_age_ms(state, now).await?;
+    let born = now - age;
     let first = (now - DAY_MS).div_euclid(CHART_BUCKET_MS) * CHART_BUCKET_MS;
     let buckets: BTreeMap<i64, Work> = state
         .ledger
@@ -233,6 +228,7 @@ async fn chart(
 
 pub(super) async fn pool_view(state: &WebState) -> Result<PoolView, LedgerError> {
     let now = unix_millis();
+    let age = pool_age_ms(state, now).await?;
     let snapshot = state.stats.snapshot();
     let chain: ChainSnapshot = state.stats.chain();
     let (miners, workers) = state.workers.online();
@@ -269,7 +265,7 @@ pub(super) async fn pool_view(state: &WebState) -> Result<PoolView, LedgerError>
         height: chain.height,
         network_difficulty: chain.network_difficulty,
         template_age_secs: chain.template_age_ms(now as u64).map(|age| age / 1000),
-        hashrate: hashrates(state, now, None).await?,
+        hashrate: hashrates(state, now, age, None).await?,
         miners,
         workers,
         shares_accepted: snapshot.shares_accepted,
@@ -293,7 +289,7 @@ pub(super) async fn pool_view(state: &WebState) -> Result<PoolView, LedgerError>
             .filter(|(status, _)| *status != crate::ledger::BlockStatus::Orphaned)
             .map(|(_, count)| count)
             .sum(),
-        chart: chart(state, now, None).await?,
+        chart: chart(state, now, age, None).await?,
     })
 }
 
@@ -426,14 +422,14 @@ pub(super) async fn miner_view(state: &WebState, address: &str) -> Result<MinerV
         .collect();
     Ok(MinerView {
         address: address.to_string(),
-        hashrate: hashrates(state, now, Some(address)).await?,
+        hashrate: hashrates(state, now, age, Some(address)).await?,
         workers,
         balance_sat: ledger.balance(address).await?,
         immature_sat,
         unsettled_sat,
         credits,
         payments,
-        chart: chart(state, now, Some(address)).await?,
+        chart: chart(state, now, age, Some(address)).await?,
     })
 }
 

@@ -22,13 +22,7 @@ pub use position::{DayPosition, OperatorPosition};
 pub use settle::Settlement;
 
 use super::LedgerError;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-pub(super) fn unix_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as i64)
-}
+pub(super) use crate::clock::unix_millis;
 
 /// Money read back from an i64 column, which must not be negative.
 pub(super) fn sats(

@@ -7,13 +7,13 @@ use super::super::stats::Reject;
 use super::super::workers::ShareOutcome;
 use super::{Session, Worker};
 use crate::block::{self, Solution};
+use crate::clock::unix_millis;
 use crate::jobs::PoolJob;
 use crate::ledger::{NewBlock, NewShare};
 use crate::template::TemplateSource;
 use futures::future::BoxFuture;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 use stratum::message::{ErrorCode, ErrorReply, Id, Response, Submit};
 use stratum::share::Share;
 use stratum::ShareCheck;
@@ -29,13 +29,6 @@ impl Reject {
             Reject::LowDifficulty => ErrorCode::LowDifficulty,
         }
     }
-}
-
-fn unix_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl<S: TemplateSource> Session<S> {
