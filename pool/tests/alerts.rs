@@ -203,6 +203,8 @@ async fn a_miner_sets_their_webhook_with_a_signed_message() {
     let pool = TestPool::start("alerts-miner", |config| {
         config.alerts.miner_webhooks = true;
         config.alerts.allow_http_miner_webhooks = true;
+        // The receiver is on loopback.
+        config.alerts.allow_private_miner_webhooks = true;
         config.alerts.offline_after_secs = 2;
         config.stratum.start_difficulty = 0.00001;
         config.stratum.min_difficulty = 0.00001;
@@ -288,5 +290,157 @@ async fn a_miner_sets_their_webhook_with_a_signed_message() {
     }
     let (status, _) = post_form(web, &path, &body).await;
     assert_eq!(status, 429, "the sixth attempt is refused before any check");
+    pool.shutdown().await;
+}
+
+/// A miner's key: their regtest P2WPKH address and a BIP 322 signer of the
+/// alert settings message.
+fn miner_signer(seed: u8) -> (String, impl Fn(&str, i64) -> String) {
+    use bitcoin::secp256k1::{Secp256k1, SecretKey};
+    use bitcoin::{Address, CompressedPublicKey, Network, PrivateKey};
+    let secp = Secp256k1::new();
+    let key = PrivateKey::new(
+        SecretKey::from_slice(&[seed; 32]).unwrap(),
+        Network::Regtest,
+    );
+    let public = CompressedPublicKey::from_private_key(&secp, &key).unwrap();
+    let address = Address::p2wpkh(&public, Network::Regtest).to_string();
+    let wif = key.to_wif();
+    let signer_address = address.clone();
+    let sign = move |webhook: &str, timestamp: i64| {
+        let message = pool::web::miner_alerts::message(&signer_address, webhook, timestamp);
+        bip322::sign_simple_encoded(&signer_address, &message, &[wif.as_str()], None).expect("sign")
+    };
+    (address, sign)
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// The alert recorded for `url` once it has an attempt that failed.
+async fn failed_delivery(pool: &TestPool, url: &str) -> pool::ledger::StoredAlert {
+    let ledger = pool.ledger().clone();
+    let wanted = url.to_string();
+    e2e::wait_until_async(
+        "a failed delivery recorded",
+        Duration::from_secs(20),
+        || {
+            let (ledger, wanted) = (ledger.clone(), wanted.clone());
+            async move {
+                ledger.alerts(10).await.unwrap().iter().any(|alert| {
+                    alert.url == wanted && alert.attempts >= 1 && !alert.last_error.is_empty()
+                })
+            }
+        },
+    )
+    .await;
+    let alerts = pool.ledger().alerts(10).await.unwrap();
+    alerts.into_iter().find(|alert| alert.url == url).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_miners_webhook_may_not_lead_to_the_pools_own_network() {
+    let (hook, received) = receiver().await;
+    let pool = TestPool::start("alerts-ssrf", |config| {
+        config.alerts.miner_webhooks = true;
+        config.alerts.allow_http_miner_webhooks = true;
+        config.alerts.offline_after_secs = 1;
+    })
+    .await;
+    let (address, sign) = miner_signer(11);
+    let path = format!("/miner/{address}/alerts");
+    let now = unix_now();
+    let web = pool.web_addr();
+
+    // An address literal is refused before any signature check; a name is
+    // resolved once the request is signed, and refused if it leads only to
+    // loopback.
+    let literal = format!("http://{hook}/hook");
+    let named = format!("http://localhost:{}/hook", hook.port());
+    for (url, reason) in [
+        (&literal, "127.0.0.1 is not a public address"),
+        (&named, "localhost resolves only to non-public addresses"),
+    ] {
+        let body = form(&[
+            ("webhook", url),
+            ("timestamp", &now.to_string()),
+            ("signature", &sign(url, now)),
+        ]);
+        let (status, answer) = post_form(web, &path, &body).await;
+        assert_eq!(status, 400, "{url}: {answer}");
+        assert!(answer.contains(reason), "{url}: {answer}");
+    }
+    assert_eq!(pool.ledger().miner_webhook(&address).await.unwrap(), None);
+
+    // One saved before the operator tightened the rules is refused at
+    // delivery: recorded, never sent.
+    pool.ledger()
+        .set_miner_webhook(&address, Some(&literal), 1)
+        .await
+        .unwrap();
+    let _idle = RawClient::miner(pool.addr(), &format!("{address}.idle")).await;
+    let refused = failed_delivery(&pool, &literal).await;
+    assert_eq!(refused.kind, "worker_offline");
+    assert_eq!(refused.attempts, 1, "a refusal is not retried");
+    assert!(refused.delivered_ms.is_none());
+    assert_eq!(
+        refused.last_error,
+        "refused: 127.0.0.1 is not a public address"
+    );
+    assert!(
+        received.lock().unwrap().is_empty(),
+        "nothing reached 127.0.0.1"
+    );
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_miners_webhook_is_not_redirected() {
+    // A receiver that sends every alert on to another one, as a public
+    // host could send it on to bitcoind's RPC port.
+    let (inner, received) = receiver().await;
+    let target = format!("http://{inner}/hook");
+    let redirect = Router::new().route(
+        "/hook",
+        post(move || async move {
+            (
+                axum::http::StatusCode::TEMPORARY_REDIRECT,
+                [(axum::http::header::LOCATION, target)],
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let outer = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, redirect).await });
+
+    let pool = TestPool::start("alerts-redirect", |config| {
+        config.alerts.miner_webhooks = true;
+        config.alerts.allow_http_miner_webhooks = true;
+        config.alerts.allow_private_miner_webhooks = true;
+        config.alerts.offline_after_secs = 1;
+    })
+    .await;
+    let (address, _) = miner_signer(12);
+    let url = format!("http://{outer}/hook");
+    pool.ledger()
+        .set_miner_webhook(&address, Some(&url), 1)
+        .await
+        .unwrap();
+    let _idle = RawClient::miner(pool.addr(), &format!("{address}.idle")).await;
+    let failed = failed_delivery(&pool, &url).await;
+    assert!(
+        failed.last_error.contains("307"),
+        "the redirect is the answer: {}",
+        failed.last_error
+    );
+    assert!(failed.delivered_ms.is_none());
+    assert!(
+        received.lock().unwrap().is_empty(),
+        "the redirect was not followed"
+    );
     pool.shutdown().await;
 }

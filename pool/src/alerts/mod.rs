@@ -6,6 +6,7 @@
 //! `send` delivers each alert to each webhook in its own task, with
 //! retries, recording every attempt in the ledger.
 
+pub mod public;
 mod send;
 mod watch;
 
@@ -70,6 +71,8 @@ impl Alerts {
             operator: config.webhooks.clone(),
             addresses: config.addresses.clone(),
             miners: config.miner_webhooks,
+            miners_private: config.allow_private_miner_webhooks,
+            miners_http: config.allow_http_miner_webhooks,
         };
         tokio::spawn(send::deliver(alerts, recipients, ledger, shutdown));
         Some(Alerts { queue })

@@ -1,7 +1,7 @@
 //! Delivery: each alert to each webhook in a task of its own (one slow
 //! receiver delays nobody), retried with backoff, every attempt recorded.
 
-use super::Alert;
+use super::{public, Alert};
 use crate::ledger::Ledger;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,25 +23,42 @@ pub(super) struct Recipients {
     pub addresses: Vec<String>,
     /// Whether the webhook a miner set gets their alerts.
     pub miners: bool,
+    /// Whether miners' webhooks may lead to non-public addresses.
+    pub miners_private: bool,
+    pub miners_http: bool,
+}
+
+/// One delivery's target.
+struct Target {
+    url: String,
+    /// Set by a miner: sent only to public addresses, as it was when set.
+    by_miner: bool,
 }
 
 impl Recipients {
-    async fn of(&self, alert: &Alert, ledger: &Ledger) -> Vec<String> {
-        let mut urls = Vec::new();
+    async fn of(&self, alert: &Alert, ledger: &Ledger) -> Vec<Target> {
+        let mut targets = Vec::new();
         let operator_wants = alert.kind == "block_found"
             || self.addresses.is_empty()
             || self.addresses.contains(&alert.address);
         if operator_wants {
-            urls.extend(self.operator.iter().cloned());
+            targets.extend(self.operator.iter().map(|url| Target {
+                url: url.clone(),
+                by_miner: false,
+            }));
         }
         if self.miners {
             match ledger.miner_webhook(&alert.address).await {
-                Ok(Some((url, _))) if !urls.contains(&url) => urls.push(url),
+                Ok(Some((url, _))) if !targets.iter().any(|target| target.url == url) => targets
+                    .push(Target {
+                        url,
+                        by_miner: true,
+                    }),
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "cannot read the miner's webhook"),
             }
         }
-        urls
+        targets
     }
 }
 
@@ -51,12 +68,16 @@ pub(super) async fn deliver(
     ledger: Ledger,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let client = match reqwest::Client::builder()
+    let clients = reqwest::Client::builder()
         .timeout(TIMEOUT)
         .user_agent(concat!("pool/", env!("CARGO_PKG_VERSION")))
         .build()
-    {
-        Ok(client) => client,
+        .and_then(|operator| {
+            let miners = public::miner_client(TIMEOUT, recipients.miners_private)?;
+            Ok((operator, miners))
+        });
+    let (operator_client, miner_client) = match clients {
+        Ok(clients) => clients,
         Err(error) => {
             tracing::error!(%error, "alerts disabled: no HTTP client");
             return;
@@ -78,12 +99,29 @@ pub(super) async fn deliver(
                 continue;
             }
         };
-        for url in &recipients.of(&alert, &ledger).await {
+        for target in recipients.of(&alert, &ledger).await {
             let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
                 return;
             };
-            let (client, ledger, url, payload) =
-                (client.clone(), ledger.clone(), url.clone(), payload.clone());
+            let client = if target.by_miner {
+                miner_client.clone()
+            } else {
+                operator_client.clone()
+            };
+            // Set under other rules (an operator since tightened them):
+            // recorded as refused, never sent.
+            let refused = target
+                .by_miner
+                .then(|| {
+                    public::check_url(
+                        &target.url,
+                        recipients.miners_http,
+                        recipients.miners_private,
+                    )
+                    .err()
+                })
+                .flatten();
+            let (ledger, url, payload) = (ledger.clone(), target.url, payload.clone());
             let (kind, address, worker, time_ms) = (
                 alert.kind,
                 alert.address.clone(),
@@ -102,7 +140,18 @@ pub(super) async fn deliver(
                         None
                     }
                 };
-                send_with_retries(&client, &ledger, id, &url, &payload).await;
+                match refused {
+                    None => send_with_retries(&client, &ledger, id, &url, &payload).await,
+                    Some(refused) => {
+                        tracing::info!(%address, %refused, "miner webhook refused");
+                        if let Some(id) = id {
+                            let error = format!("refused: {refused}");
+                            if let Err(record) = ledger.alert_attempt(id, None, &error).await {
+                                tracing::warn!(error = %record, "alert attempt not recorded");
+                            }
+                        }
+                    }
+                }
             });
         }
     }

@@ -391,6 +391,11 @@ pub struct AlertsConfig {
     pub miner_webhooks: bool,
     /// Accept plain http:// miner webhooks (https:// only otherwise).
     pub allow_http_miner_webhooks: bool,
+    /// Let miners' webhooks lead to loopback, private and link-local
+    /// addresses (public ones only otherwise): for a pool whose miners'
+    /// receivers sit on its own LAN. Anyone who can sign for an address
+    /// can then make the pool POST to hosts on that LAN.
+    pub allow_private_miner_webhooks: bool,
 }
 
 impl Default for AlertsConfig {
@@ -401,6 +406,7 @@ impl Default for AlertsConfig {
             offline_after_secs: 600,
             miner_webhooks: false,
             allow_http_miner_webhooks: false,
+            allow_private_miner_webhooks: false,
         }
     }
 }

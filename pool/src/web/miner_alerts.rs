@@ -6,6 +6,8 @@
 
 use super::format::escape;
 use super::{valid_address, WebState};
+use crate::alerts::public;
+use crate::config::AlertsConfig;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -45,6 +47,24 @@ fn answer(status: StatusCode, text: &str) -> Response {
         .into_response()
 }
 
+/// Whether a webhook (empty: none) may be saved, before any signature check.
+fn acceptable(webhook: &str, alerts: &AlertsConfig) -> Result<(), String> {
+    if webhook.is_empty() {
+        return Ok(());
+    }
+    if webhook.len() > MAX_URL || webhook.contains(char::is_whitespace) {
+        return Err(format!(
+            "the webhook must be one URL of at most {MAX_URL} characters"
+        ));
+    }
+    public::check_url(
+        webhook,
+        alerts.allow_http_miner_webhooks,
+        alerts.allow_private_miner_webhooks,
+    )
+    .map_err(|refused| refused.to_string())
+}
+
 /// Whether `signature` signs `message` for `address` (BIP 137 for P2PKH,
 /// BIP 322 simple otherwise).
 fn signed_by(address: &str, message: &str, signature: &str) -> bool {
@@ -76,15 +96,8 @@ pub(super) async fn set(
         );
     }
     let webhook = settings.webhook.trim();
-    let secure = webhook.starts_with("https://")
-        || (state.alerts.allow_http_miner_webhooks && webhook.starts_with("http://"));
-    if !webhook.is_empty()
-        && (!secure || webhook.len() > MAX_URL || webhook.contains(char::is_whitespace))
-    {
-        return answer(
-            StatusCode::BAD_REQUEST,
-            "The webhook must be an https:// URL.",
-        );
+    if let Err(refused) = acceptable(webhook, &state.alerts) {
+        return answer(StatusCode::BAD_REQUEST, &format!("Not saved: {refused}."));
     }
     let now = crate::server::unix_millis() / 1000;
     if (now - settings.timestamp).abs() > CLOCK_SLACK_SECS {
@@ -100,6 +113,16 @@ pub(super) async fn set(
             StatusCode::FORBIDDEN,
             "The signature does not match: sign the exact message with the payout address.",
         );
+    }
+    // Resolved only now, for a signed request: strangers cannot make the
+    // pool look up names.
+    if !webhook.is_empty() && !state.alerts.allow_private_miner_webhooks {
+        if let Err(refused) = public::check_resolves(webhook).await {
+            return answer(
+                StatusCode::BAD_REQUEST,
+                &format!("Not saved: {refused}; the webhook must lead to a public host."),
+            );
+        }
     }
     let url = (!webhook.is_empty()).then_some(webhook);
     match state
