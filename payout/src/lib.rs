@@ -90,7 +90,7 @@ mod reference;
 pub use error::PayoutError;
 pub use fee::{Fee, BASIS_POINTS_PER_WHOLE};
 pub use fpps::{fpps_credit, FeeAverage};
-pub use pplns::{pplns_split, Explanation, PplnsCredit, PplnsSplit, WindowShare};
+pub use pplns::{pplns_split, Explanation, PplnsCredit, PplnsSplit, PplnsWindow, WindowShare};
 pub use pps::pps_credit;
 pub use sats::{group_thousands, Sats, COIN};
 pub use score::{Score, SCORE_BITS};

@@ -92,47 +92,110 @@ pub fn pplns_split(
     window_target: Score,
     shares: impl IntoIterator<Item = WindowShare>,
 ) -> Result<PplnsSplit, PayoutError> {
-    if window_target == Score::ZERO {
-        return Err(PayoutError::EmptyWindowTarget);
-    }
-    let window = window::walk(window_target, shares)?;
-    let pool_fee = if window.score == Score::ZERO {
-        coinbase_value
-    } else {
-        fee.of(coinbase_value)
-    };
-    let miners_reward = coinbase_value - pool_fee;
+    let mut window = PplnsWindow::new(window_target)?;
+    window.window = window::walk(window_target, shares)?;
+    Ok(window.split(coinbase_value, fee))
+}
 
-    let weights: Vec<u128> = window
-        .by_address
-        .values()
-        .map(|tally| tally.score.raw())
-        .collect();
-    let amounts = split_by_weight(miners_reward, &weights);
-    let credits = window
-        .by_address
-        .into_iter()
-        .zip(amounts)
-        .map(|((address, tally), amount)| PplnsCredit {
-            address,
-            shares: tally.shares,
-            score: tally.score,
-            amount,
+/// A PPLNS window filled one share at a time, for a caller that reads
+/// shares in pages from a database: it holds one tally per address, never
+/// the shares, so a window of millions of shares takes little memory.
+/// [`pplns_split`] is the same walk over an iterator.
+///
+/// ```
+/// use payout::{pplns_split, Fee, PplnsWindow, Score, WindowShare};
+/// # fn main() -> Result<(), payout::PayoutError> {
+/// let shares = (1..=3).rev().map(|id| WindowShare {
+///     id,
+///     address: format!("addr{id}"),
+///     difficulty: 4.0,
+///     network_difficulty: 8.0,
+/// });
+/// let target = Score::from_blocks(1.0)?;
+/// let mut window = PplnsWindow::new(target)?;
+/// for share in shares.clone() {
+///     if window.is_full() {
+///         break;
+///     }
+///     window.push(share)?;
+/// }
+/// let fee = Fee::from_basis_points(100)?;
+/// assert_eq!(window.split(1_000, fee), pplns_split(1_000, fee, target, shares)?);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PplnsWindow {
+    target: Score,
+    window: window::Window,
+}
+
+impl PplnsWindow {
+    /// An empty window of `target` score; refuses zero.
+    pub fn new(target: Score) -> Result<PplnsWindow, PayoutError> {
+        if target == Score::ZERO {
+            return Err(PayoutError::EmptyWindowTarget);
+        }
+        Ok(PplnsWindow {
+            target,
+            window: window::Window::default(),
         })
-        .collect();
+    }
 
-    Ok(PplnsSplit {
-        coinbase_value,
-        fee,
-        pool_fee,
-        miners_reward,
-        window_target,
-        window_score: window.score,
-        full_window: window.full,
-        shares_used: window.shares_used,
-        oldest_share_id: window.oldest_share_id,
-        credits,
-    })
+    /// Whether the shares so far reach the target: older ones would not
+    /// count, so reading can stop.
+    pub fn is_full(&self) -> bool {
+        self.window.full
+    }
+
+    /// Adds the next older share (nothing, once full). Refuses, naming its
+    /// id, a share with a bad difficulty.
+    pub fn push(&mut self, share: WindowShare) -> Result<(), PayoutError> {
+        window::add(&mut self.window, self.target, share)
+    }
+
+    /// The split of `coinbase_value` over the shares pushed: see
+    /// [`pplns_split`] for the fee, the young-pool rule and the rounding.
+    pub fn split(self, coinbase_value: Sats, fee: Fee) -> PplnsSplit {
+        let window = self.window;
+        let pool_fee = if window.score == Score::ZERO {
+            coinbase_value
+        } else {
+            fee.of(coinbase_value)
+        };
+        let miners_reward = coinbase_value - pool_fee;
+
+        let weights: Vec<u128> = window
+            .by_address
+            .values()
+            .map(|tally| tally.score.raw())
+            .collect();
+        let amounts = split_by_weight(miners_reward, &weights);
+        let credits = window
+            .by_address
+            .into_iter()
+            .zip(amounts)
+            .map(|((address, tally), amount)| PplnsCredit {
+                address,
+                shares: tally.shares,
+                score: tally.score,
+                amount,
+            })
+            .collect();
+
+        PplnsSplit {
+            coinbase_value,
+            fee,
+            pool_fee,
+            miners_reward,
+            window_target: self.target,
+            window_score: window.score,
+            full_window: window.full,
+            shares_used: window.shares_used,
+            oldest_share_id: window.oldest_share_id,
+            credits,
+        }
+    }
 }
 
 impl PplnsSplit {

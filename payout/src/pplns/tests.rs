@@ -327,6 +327,23 @@ proptest! {
     }
 
     #[test]
+    fn a_window_filled_share_by_share_splits_like_the_whole_list(
+        coinbase_value in 0u64..=2_100_000_000_000_000,
+        bp in 0u32..10_000,
+        target in window_target(),
+        shares in share_set(),
+    ) {
+        // A pager pushes every share of a page, full or not: shares pushed
+        // after the window filled must change nothing.
+        let fee = Fee::from_basis_points(bp)?;
+        let mut window = PplnsWindow::new(target)?;
+        for share in shares.clone() {
+            window.push(share)?;
+        }
+        prop_assert_eq!(window.split(coinbase_value, fee), pplns_split(coinbase_value, fee, target, shares)?);
+    }
+
+    #[test]
     fn explanation_matches_the_credit(
         coinbase_value in 0u64..=2_100_000_000_000_000,
         bp in 0u32..10_000,

@@ -23,40 +23,50 @@ pub(crate) struct Window {
     pub(crate) oldest_share_id: Option<i64>,
 }
 
-/// Sums `shares` (newest first) until their scores reach `target`. The share
-/// that crosses the target counts only for the part that reaches it, and no
-/// older share is read, so `shares` may be a lazy cursor over a long history.
-///
-/// The window's score never exceeds `target`, so it cannot overflow.
+/// Adds one share (the next older) to `window` unless it is full already.
+/// The share that crosses `target` counts only for the part that reaches
+/// it, so the window's score never exceeds `target` and cannot overflow.
+pub(crate) fn add(
+    window: &mut Window,
+    target: Score,
+    share: WindowShare,
+) -> Result<(), PayoutError> {
+    let still_open = target.saturating_sub(window.score);
+    if still_open == Score::ZERO {
+        window.full = true;
+        return Ok(());
+    }
+    let score = Score::of_share(share.difficulty, share.network_difficulty).map_err(|reason| {
+        PayoutError::InvalidWindowShare {
+            id: share.id,
+            source: Box::new(reason),
+        }
+    })?;
+    let counted = score.min(still_open);
+    window.score = window.score.saturating_add(counted);
+    window.shares_used += 1;
+    window.oldest_share_id = Some(share.id);
+    window.full = window.score >= target;
+    let tally = window.by_address.entry(share.address).or_default();
+    tally.shares += 1;
+    tally.score = tally.score.saturating_add(counted);
+    Ok(())
+}
+
+/// Sums `shares` (newest first) until their scores reach `target`; no
+/// share older than the one that fills the window is read, so `shares`
+/// may be a lazy cursor over a long history.
 pub(crate) fn walk(
     target: Score,
     shares: impl IntoIterator<Item = WindowShare>,
 ) -> Result<Window, PayoutError> {
     let mut window = Window::default();
     let mut shares = shares.into_iter();
-    loop {
-        let still_open = target.saturating_sub(window.score);
-        if still_open == Score::ZERO {
-            window.full = true;
-            break;
-        }
+    while !window.full {
         let Some(share) = shares.next() else {
             break;
         };
-        let score =
-            Score::of_share(share.difficulty, share.network_difficulty).map_err(|reason| {
-                PayoutError::InvalidWindowShare {
-                    id: share.id,
-                    source: Box::new(reason),
-                }
-            })?;
-        let counted = score.min(still_open);
-        window.score = window.score.saturating_add(counted);
-        window.shares_used += 1;
-        window.oldest_share_id = Some(share.id);
-        let tally = window.by_address.entry(share.address).or_default();
-        tally.shares += 1;
-        tally.score = tally.score.saturating_add(counted);
+        add(&mut window, target, share)?;
     }
     Ok(window)
 }

@@ -10,7 +10,7 @@ use super::CreditSettings;
 use crate::config::PayoutMode;
 use crate::ledger::accounts::{CreditState, NewBlockCredits, WindowCursor};
 use crate::ledger::{Ledger, LedgerError, StoredBlock};
-use payout::{PayoutError, Score, WindowShare};
+use payout::{PayoutError, PplnsWindow, Score, WindowShare};
 use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::watch;
@@ -43,16 +43,11 @@ pub async fn credit_block(
     if block.credited {
         return Ok(false);
     }
-    let payout_error = |source| CreditError::Payout {
-        hash: block.hash.clone(),
-        source,
-    };
     let value = block.coinbase_value_sat;
     let credits = match block.mode {
         PayoutMode::Pplns => {
-            let shares = window_shares(ledger, block, settings.window).await?;
-            let split = payout::pplns_split(value, settings.fee, settings.window, shares)
-                .map_err(payout_error)?;
+            let window = fill_window(ledger, block, settings.window).await?;
+            let split = window.split(value, settings.fee);
             NewBlockCredits {
                 block_id: block.id,
                 pool_fee_sat: split.pool_fee,
@@ -117,16 +112,21 @@ pub async fn credit_block(
     Ok(written)
 }
 
-/// The shares of `block`'s window, newest first: pages of the ledger
-/// until their scores reach the window (or the ledger's start).
-async fn window_shares(
+/// The window of `block`: the ledger's shares before it, newest first, a
+/// page at a time until they fill it (or the ledger's start). Only the
+/// tallies by address are kept: a young pool's window is its whole
+/// history, which may be far more shares than fit in memory.
+async fn fill_window(
     ledger: &Ledger,
     block: &StoredBlock,
-    window: Score,
-) -> Result<Vec<WindowShare>, CreditError> {
+    target: Score,
+) -> Result<PplnsWindow, CreditError> {
+    let payout_error = |source| CreditError::Payout {
+        hash: block.hash.clone(),
+        source,
+    };
+    let mut window = PplnsWindow::new(target).map_err(payout_error)?;
     let mut cursor = ledger.window_start(block).await?;
-    let mut shares = Vec::new();
-    let mut score = Score::default();
     loop {
         let page = ledger.window_page(cursor, WINDOW_PAGE).await?;
         let full_page = page.len() == WINDOW_PAGE as usize;
@@ -135,23 +135,19 @@ async fn window_shares(
                 time_ms: row.time_ms,
                 id: row.id - 1,
             };
-            // A share the payout crate cannot score is refused by the split
-            // too; it counts for nothing here.
-            if let Ok(share_score) = Score::of_share(row.difficulty, row.network_difficulty) {
-                score = score.saturating_add(share_score);
-            }
-            shares.push(WindowShare {
+            let share = WindowShare {
                 id: row.id,
                 address: row.address,
                 difficulty: row.difficulty,
                 network_difficulty: row.network_difficulty,
-            });
-            if score >= window {
-                return Ok(shares);
+            };
+            window.push(share).map_err(payout_error)?;
+            if window.is_full() {
+                return Ok(window);
             }
         }
         if !full_page {
-            return Ok(shares);
+            return Ok(window);
         }
     }
 }
