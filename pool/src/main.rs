@@ -204,11 +204,18 @@ async fn payout_command(args: &PayoutArgs, log_level: Option<&str>) -> Result<Ex
                 }
             }
             println!("{}", report.summary());
-            Ok(if report.chain_errors.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            for (batch, why) in &report.stuck_batches {
+                println!("payment {batch} not settling: {why}");
+            }
+            // Cron mails a failure: a node error or a payment that needs
+            // the operator's eye.
+            Ok(
+                if report.chain_errors.is_empty() && report.stuck_batches.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                },
+            )
         }
         Err(error) => {
             println!("payout: failed: {error}");

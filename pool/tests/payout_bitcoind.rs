@@ -266,5 +266,22 @@ async fn a_real_wallet_pays_each_balance_exactly_once() {
         .unwrap()
         .iter()
         .all(|b| b.balance_sat == 0));
+
+    // Buried six deep, every sent batch is confirmed by the next run.
+    call(
+        &base,
+        "generatetoaddress",
+        &[json!(6), call(&pool_wallet, "getnewaddress", &[])],
+    );
+    let report = payout_run(&ledger, &chain, &wallet, &settings)
+        .await
+        .unwrap();
+    assert_eq!(report.confirmed_batches.len(), 3, "{}", report.summary());
+    assert!(ledger
+        .batches()
+        .await
+        .unwrap()
+        .iter()
+        .all(|batch| matches!(batch.state, BatchState::Confirmed | BatchState::Cancelled)));
     ledger.close().await;
 }

@@ -8,6 +8,7 @@
 mod support;
 
 use bitcoin::{Address, Network, ScriptBuf};
+use pool::ledger::accounts::BatchState;
 use pool::ledger::{Ledger, NewShare};
 use serde_json::json;
 use std::process::Output;
@@ -196,6 +197,58 @@ async fn a_run_pays_once_with_the_batch_id_as_comment() {
     assert!(output.status.success(), "{stdout}");
     assert!(stdout.contains("paid nobody"), "{stdout}");
     assert_eq!(setup.node.sent().len(), 1);
+    assert!(
+        setup.node.calls("gettransaction").len() == 1,
+        "the sent batch is followed"
+    );
+
+    // Buried six deep: the next run confirms the batch.
+    setup.node.set_confirmations(6);
+    let (output, stdout) = setup.run(&[]).await;
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("payments confirmed 1, replaced 0, reversed 0, stuck 0"),
+        "{stdout}"
+    );
+    let ledger = Ledger::open(&setup.database).await.unwrap();
+    let batch = ledger.batch(&sent[0].comment).await.unwrap().unwrap();
+    assert_eq!(batch.state, BatchState::Confirmed);
+    ledger.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_buried_under_a_conflict_is_paid_again_once() {
+    let setup = setup("pps").await;
+    setup.credit(&[(1, 60_000)]).await;
+    let (output, stdout) = setup.run(&[]).await;
+    assert!(output.status.success(), "{stdout}");
+
+    // Conflicted but not yet buried: reported, not reversed; cron hears.
+    setup.node.set_confirmations(-2);
+    let (output, stdout) = setup.run(&[]).await;
+    assert!(!output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("conflicted, 2 of 6 blocks deep"),
+        "{stdout}"
+    );
+    assert_eq!(setup.node.sent().len(), 1);
+
+    // Buried: the balance comes back and is paid again in the same run.
+    setup.node.set_confirmations(-6);
+    let (output, stdout) = setup.run(&[]).await;
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("reversed 1"), "{stdout}");
+    let sent = setup.node.sent();
+    assert_eq!(sent.len(), 2, "paid again");
+    assert_eq!(sent[1].amounts[&address(1)], btc(60_000));
+    assert_eq!(sent[1].confirmations, 0);
+
+    // Once: the reversed batch is never given back again.
+    let (output, stdout) = setup.run(&[]).await;
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("paid nobody"), "{stdout}");
+    assert_eq!(setup.node.sent().len(), 2);
+    assert_eq!(setup.balance(1).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,8 +16,8 @@ use pool::config::{PayoutMode, SimnetConfig};
 use pool::ledger::accounts::{BatchState, CreditState, PayoutLine};
 use pool::ledger::{BlockStatus, Ledger, NewBlock, NewShare};
 use pool::payouts::{
-    credit_block, payout_run, CreditSettings, RunError, RunReport, RunSettings, SimnetChain,
-    Wallet, WalletError,
+    credit_block, payout_run, CreditSettings, PaymentStatus, RunError, RunReport, RunSettings,
+    SimnetChain, Wallet, WalletError, PAYMENT_DEPTH,
 };
 use pool::template::simnet::{Simnet, SimnetSource};
 use std::collections::BTreeMap;
@@ -59,6 +59,7 @@ on_both_backends!(
     below_threshold_and_invalid_addresses_wait,
     explanation_says_how_a_credit_was_computed,
     operator_position_compares_credits_with_blocks,
+    sent_batches_follow_fee_bumps_and_settle_or_reverse_once,
 );
 
 // ---- fixtures ----------------------------------------------------------------
@@ -190,6 +191,9 @@ struct MemoryWallet {
     stop_at: Mutex<StopAt>,
     refuse: Mutex<Option<String>>,
     reached: Notify,
+    /// What `payment_status` says of a txid (a sent one without an entry:
+    /// unconfirmed).
+    statuses: Mutex<BTreeMap<String, PaymentStatus>>,
 }
 
 impl MemoryWallet {
@@ -199,6 +203,7 @@ impl MemoryWallet {
             stop_at: Mutex::new(StopAt::Nowhere),
             refuse: Mutex::new(None),
             reached: Notify::new(),
+            statuses: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -219,18 +224,37 @@ impl MemoryWallet {
 }
 
 impl Wallet for MemoryWallet {
-    fn find_payment<'a>(
+    fn find_payments<'a>(
         &'a self,
         comment: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, WalletError>> {
+    ) -> BoxFuture<'a, Result<Vec<String>, WalletError>> {
         Box::pin(async move {
             Ok(self
                 .sent
                 .lock()
                 .unwrap()
                 .iter()
-                .find(|(sent_comment, _, _)| sent_comment == comment)
-                .map(|(_, txid, _)| txid.clone()))
+                .filter(|(sent_comment, _, _)| sent_comment == comment)
+                .map(|(_, txid, _)| txid.clone())
+                .collect())
+        })
+    }
+
+    fn payment_status<'a>(
+        &'a self,
+        txid: &'a str,
+    ) -> BoxFuture<'a, Result<Option<PaymentStatus>, WalletError>> {
+        Box::pin(async move {
+            if let Some(status) = self.statuses.lock().unwrap().get(txid) {
+                return Ok(Some(status.clone()));
+            }
+            let sent = self
+                .sent
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|(_, id, _)| id == txid);
+            Ok(sent.then(PaymentStatus::default))
         })
     }
 
@@ -557,6 +581,137 @@ async fn solo_and_pps_blocks_are_recorded_not_split(db: TestDb) {
 }
 
 // ---- the payout run ------------------------------------------------------------
+
+async fn sent_batches_follow_fee_bumps_and_settle_or_reverse_once(db: TestDb) {
+    let ledger = open(&db).await;
+    let (_source, chain) = chain();
+    let wallet = MemoryWallet::new();
+    let settings = run_settings(PayoutMode::Pps, 100_000);
+    let status =
+        |confirmations: i64, replaced_by: Option<&str>, replaces: Option<&str>| PaymentStatus {
+            confirmations,
+            replaced_by: replaced_by.map(str::to_string),
+            replaces: replaces.map(str::to_string),
+            abandoned: false,
+        };
+    give_pps_credits(&ledger, &[(address(1), 150_000), (address(2), 250_000)]).await;
+    let first = run_once(&ledger, &chain, &wallet, &settings)
+        .await
+        .unwrap()
+        .batch
+        .expect("a batch");
+    let old_txid = first.txid.clone().unwrap();
+
+    // The operator bumped its fee: the batch follows the replacement.
+    let bumped = "b".repeat(64);
+    wallet.statuses.lock().unwrap().extend([
+        (old_txid.clone(), status(0, Some(&bumped), None)),
+        (bumped.clone(), status(0, None, Some(&old_txid))),
+    ]);
+    let report = run_once(&ledger, &chain, &wallet, &settings).await.unwrap();
+    assert_eq!(
+        report.replaced_batches,
+        vec![(first.id.clone(), bumped.clone())]
+    );
+    assert!(
+        report.batch.is_none(),
+        "nothing paid twice: {}",
+        report.summary()
+    );
+    let batch = ledger.batch(&first.id).await.unwrap().unwrap();
+    assert_eq!(batch.state, BatchState::Sent);
+    assert_eq!(batch.txid.as_deref(), Some(bumped.as_str()));
+
+    // Only one of them buried under a conflict: the other may still
+    // confirm, so nothing is given back.
+    wallet.statuses.lock().unwrap().insert(
+        bumped.clone(),
+        status(-PAYMENT_DEPTH, None, Some(&old_txid)),
+    );
+    let report = run_once(&ledger, &chain, &wallet, &settings).await.unwrap();
+    assert!(report.reversed_batches.is_empty(), "{}", report.summary());
+    assert!(report.batch.is_none());
+
+    // Both: a dry run says it would reverse, and changes nothing.
+    wallet.statuses.lock().unwrap().insert(
+        old_txid.clone(),
+        status(-PAYMENT_DEPTH - 1, Some(&bumped), None),
+    );
+    let dry = RunSettings {
+        dry_run: true,
+        ..settings.clone()
+    };
+    let report = run_once(&ledger, &chain, &wallet, &dry).await.unwrap();
+    assert_eq!(report.reversed_batches, vec![first.id.clone()]);
+    assert_eq!(
+        ledger.batch(&first.id).await.unwrap().unwrap().state,
+        BatchState::Sent
+    );
+    assert_eq!(ledger.balance(&address(1)).await.unwrap(), 0);
+
+    // The real run reverses it and pays the same balances again, once.
+    let report = run_once(&ledger, &chain, &wallet, &settings).await.unwrap();
+    assert_eq!(report.reversed_batches, vec![first.id.clone()]);
+    let again = report.batch.expect("paid again");
+    assert_eq!(again.lines, first.lines);
+    assert_eq!(
+        ledger.batch(&first.id).await.unwrap().unwrap().state,
+        BatchState::Reversed
+    );
+    assert!(!ledger.reverse_batch(&first.id, "twice").await.unwrap());
+    assert!(all_paid(&ledger).await);
+
+    // The new payment buried: confirmed, and the run after that is quiet.
+    wallet.statuses.lock().unwrap().insert(
+        again.txid.clone().unwrap(),
+        status(PAYMENT_DEPTH, None, None),
+    );
+    let report = run_once(&ledger, &chain, &wallet, &settings).await.unwrap();
+    assert_eq!(report.confirmed_batches, vec![again.id.clone()]);
+    assert_eq!(
+        ledger.batch(&again.id).await.unwrap().unwrap().state,
+        BatchState::Confirmed
+    );
+    // A bump that lost the race: the original confirmed, the batch
+    // records it and never reverses.
+    ledger
+        .record_share(NewShare {
+            credit_sat: 120_000,
+            ..share(1, 20_000, &address(3), 1.0, 1.0)
+        })
+        .await
+        .unwrap();
+    let third = run_once(&ledger, &chain, &wallet, &settings)
+        .await
+        .unwrap()
+        .batch
+        .expect("a third batch");
+    let original = third.txid.clone().unwrap();
+    let loser = "c".repeat(64);
+    wallet.statuses.lock().unwrap().extend([
+        (original.clone(), status(2, Some(&loser), None)),
+        (loser.clone(), status(-2, None, Some(&original))),
+    ]);
+    let report = run_once(&ledger, &chain, &wallet, &settings).await.unwrap();
+    assert!(report.replaced_batches.is_empty(), "{}", report.summary());
+    assert!(report.stuck_batches.is_empty(), "{}", report.summary());
+    assert_eq!(
+        ledger
+            .batch(&third.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .txid
+            .as_deref(),
+        Some(original.as_str())
+    );
+    let quiet = run_once(&ledger, &chain, &wallet, &settings).await.unwrap();
+    assert!(quiet.confirmed_batches.is_empty() && quiet.reversed_batches.is_empty());
+    assert!(quiet.batch.is_none());
+    assert_eq!(wallet.transactions(), 3);
+    assert!(all_paid(&ledger).await);
+    ledger.close().await;
+}
 
 async fn pps_credits_are_settled_and_paid_once(db: TestDb) {
     let ledger = open(&db).await;

@@ -14,8 +14,8 @@ mod wallet;
 
 pub use chain::{BitcoindChain, ChainError, ChainView, Depth, SimnetChain};
 pub use credit::{credit_block, credit_soon, CreditError};
-pub use run::{payout_run, RunError, RunReport, RunSettings};
-pub use wallet::{BitcoindWallet, Wallet, WalletError};
+pub use run::{payout_run, RunError, RunReport, RunSettings, PAYMENT_DEPTH};
+pub use wallet::{BitcoindWallet, PaymentStatus, Wallet, WalletError};
 
 use crate::config::{Config, PayoutMode};
 use payout::{Fee, Score};

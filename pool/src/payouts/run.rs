@@ -4,6 +4,12 @@
 //! 2. Resolve every batch a cut-short run left `pending`: the wallet has
 //!    a transaction with its comment (record the txid) or not (cancel it
 //!    and give the balances back). Nothing else happens until this worked.
+//!    Then follow every sent batch: `confirmed` once its transaction (or a
+//!    fee-bumped replacement, which the batch then records) is
+//!    [`PAYMENT_DEPTH`] deep; `reversed` (balances given back, paid again
+//!    in step 5) only once every transaction of the payment conflicts with
+//!    one [`PAYMENT_DEPTH`] deep, so none can ever confirm. A payment still
+//!    in doubt is never paid twice.
 //! 3. Credit the blocks not yet credited, then follow every submitted
 //!    block: confirmed at `maturity` confirmations (its credits join the
 //!    balances), orphaned once out of the best chain (its credits are
@@ -16,7 +22,9 @@
 //! Each step is its own transaction, so a run killed anywhere leaves a
 //! state the next run finishes: no balance is paid twice or lost.
 
-use super::{credit_block, ChainView, CreditError, CreditSettings, Depth, Wallet, WalletError};
+use super::{
+    credit_block, ChainView, CreditError, CreditSettings, Depth, PaymentStatus, Wallet, WalletError,
+};
 use crate::clock::unix_millis;
 use crate::ledger::accounts::{PayoutBatch, PayoutLine, Settlement};
 use crate::ledger::{Ledger, LedgerError, StoredBlock};
@@ -36,6 +44,14 @@ pub struct RunSettings {
     /// Print the plan; change nothing and send nothing.
     pub dry_run: bool,
 }
+
+/// Confirmations that settle a payment: it is `confirmed` at this depth,
+/// and `reversed` when a conflicting transaction reaches it.
+pub const PAYMENT_DEPTH: i64 = 6;
+
+/// An unconfirmed payment older than this is reported as stuck (its fee
+/// may be too low: `bitcoin-cli bumpfee`, which the run then follows).
+const STUCK_AFTER_MS: i64 = 6 * 3_600_000;
 
 /// A block the node has not seen is orphaned once it is this old: a block
 /// the pool submitted reaches every node within seconds if it is valid.
@@ -77,6 +93,15 @@ pub struct RunReport {
     pub recovered: Vec<(String, String)>,
     /// Pending batches found never sent, now cancelled.
     pub cancelled: Vec<String>,
+    /// Sent batches whose transaction is now buried.
+    pub confirmed_batches: Vec<String>,
+    /// Sent batches that follow a replacement now: (batch, new txid).
+    pub replaced_batches: Vec<(String, String)>,
+    /// Sent batches whose transaction can never confirm: given back.
+    pub reversed_batches: Vec<String>,
+    /// Sent batches still unconfirmed after [`STUCK_AFTER_MS`], or that the
+    /// wallet no longer knows or abandoned: (batch, why).
+    pub stuck_batches: Vec<(String, String)>,
     pub credited_blocks: Vec<String>,
     pub confirmed_blocks: Vec<String>,
     pub orphaned_blocks: Vec<String>,
@@ -101,6 +126,19 @@ impl RunReport {
             self.confirmed_blocks.len(),
             self.orphaned_blocks.len()
         ));
+        if !self.confirmed_batches.is_empty()
+            || !self.replaced_batches.is_empty()
+            || !self.reversed_batches.is_empty()
+            || !self.stuck_batches.is_empty()
+        {
+            parts.push(format!(
+                "payments confirmed {}, replaced {}, reversed {}, stuck {}",
+                self.confirmed_batches.len(),
+                self.replaced_batches.len(),
+                self.reversed_batches.len(),
+                self.stuck_batches.len()
+            ));
+        }
         if !self.recovered.is_empty() || !self.cancelled.is_empty() {
             parts.push(format!(
                 "unfinished batches: {} found sent, {} cancelled",
@@ -160,6 +198,7 @@ pub async fn payout_run(
         ..RunReport::default()
     };
     resolve_pending(ledger, wallet, settings, &mut report).await?;
+    follow_batches(ledger, wallet, settings, &mut report).await?;
     let maturing = follow_blocks(ledger, chain, settings, &mut report).await?;
     let run_id = format!("pool-payout-{}-{}", unix_millis(), std::process::id());
     // A dry run settles nothing: it adds what settling and maturing would.
@@ -231,13 +270,14 @@ async fn resolve_pending(
     for batch in ledger.pending_batches().await? {
         let found =
             wallet
-                .find_payment(&batch.id)
+                .find_payments(&batch.id)
                 .await
                 .map_err(|source| RunError::Unresolved {
                     batch: batch.id.clone(),
                     source,
                 })?;
-        match found {
+        // The first sent: a replacement, if any, is found when following.
+        match found.into_iter().next() {
             Some(txid) => {
                 if !settings.dry_run {
                     ledger
@@ -259,6 +299,138 @@ async fn resolve_pending(
                 tracing::warn!(batch = %batch.id, "unfinished payout batch was never sent: cancelled, balances given back");
                 report.cancelled.push(batch.id);
             }
+        }
+    }
+    Ok(())
+}
+
+/// Most transactions one payment is followed through (the payment and its
+/// fee bumps); a longer chain of replacements is the operator's to settle.
+const MAX_FAMILY: usize = 16;
+
+/// Every transaction of a sent batch the wallet knows, with its status:
+/// the recorded one, those carrying the batch's comment, and their
+/// replacements either way. The batch is paid if any of them confirms.
+async fn payment_family(
+    wallet: &dyn Wallet,
+    batch: &PayoutBatch,
+    txid: &str,
+) -> Result<Vec<(String, PaymentStatus)>, WalletError> {
+    let mut queue = vec![txid.to_string()];
+    queue.extend(wallet.find_payments(&batch.id).await?);
+    let mut seen: Vec<String> = Vec::new();
+    let mut family = Vec::new();
+    while let Some(next) = queue.pop() {
+        if seen.contains(&next) || seen.len() >= MAX_FAMILY {
+            continue;
+        }
+        seen.push(next.clone());
+        if let Some(status) = wallet.payment_status(&next).await? {
+            queue.extend(status.replaced_by.iter().cloned());
+            queue.extend(status.replaces.iter().cloned());
+            family.push((next, status));
+        }
+    }
+    Ok(family)
+}
+
+/// Step 2, continued: every sent batch's transactions, as the wallet sees
+/// them. Confirmed once one of them is buried (the txid recorded is then
+/// that one); reversed only once every one of them conflicts with a buried
+/// transaction, as then none can ever confirm.
+async fn follow_batches(
+    ledger: &Ledger,
+    wallet: &dyn Wallet,
+    settings: &RunSettings,
+    report: &mut RunReport,
+) -> Result<(), RunError> {
+    let now = unix_millis();
+    for batch in ledger.sent_batches().await? {
+        let Some(txid) = batch.txid.clone() else {
+            continue;
+        };
+        let family = match payment_family(wallet, &batch, &txid).await {
+            Ok(family) => family,
+            Err(error) => {
+                tracing::error!(batch = %batch.id, %txid, %error, "cannot read the payment's status; left for the next run");
+                report
+                    .stuck_batches
+                    .push((batch.id, format!("wallet error: {error}")));
+                continue;
+            }
+        };
+        let Some((best, best_status)) = family
+            .iter()
+            .max_by_key(|(_, status)| status.confirmations)
+            .cloned()
+        else {
+            tracing::error!(batch = %batch.id, %txid, "the wallet does not know the payment: check that payout.wallet names the wallet that sent it");
+            report
+                .stuck_batches
+                .push((batch.id, format!("{txid} not in the wallet")));
+            continue;
+        };
+        // The transaction to follow: the one in the chain, else the newest
+        // replacement still unconfirmed.
+        let live = if best_status.confirmations > 0 {
+            Some(best.clone())
+        } else {
+            family
+                .iter()
+                .find(|(_, status)| {
+                    status.confirmations == 0 && status.replaced_by.is_none() && !status.abandoned
+                })
+                .map(|(live, _)| live.clone())
+        };
+        if let Some(live) = live.filter(|live| *live != txid) {
+            if settings.dry_run || ledger.replace_batch_txid(&batch.id, &txid, &live).await? {
+                tracing::info!(batch = %batch.id, old = %txid, new = %live, "payment replaced in the wallet: following the replacement");
+                report.replaced_batches.push((batch.id.clone(), live));
+            }
+        }
+        let confirmations = best_status.confirmations;
+        if confirmations >= PAYMENT_DEPTH {
+            let note = format!("{best}: {confirmations} confirmations");
+            if settings.dry_run || ledger.confirm_batch(&batch.id, &note).await? {
+                report.confirmed_batches.push(batch.id);
+            }
+            continue;
+        }
+        if confirmations <= -PAYMENT_DEPTH {
+            let why = format!(
+                "every transaction of the payment ({}) conflicts with one at least {PAYMENT_DEPTH} blocks deep: \
+                 none can confirm; balances given back",
+                family.len()
+            );
+            if settings.dry_run || ledger.reverse_batch(&batch.id, &why).await? {
+                tracing::warn!(batch = %batch.id, %txid, "payment reversed: a conflicting transaction is buried; the balances are paid again");
+                report.reversed_batches.push(batch.id);
+            }
+            continue;
+        }
+        let age_ms = now - batch.created_ms;
+        let why = if confirmations > 0 {
+            None
+        } else if confirmations < 0 {
+            Some(format!(
+                "{txid} conflicted, {} of {PAYMENT_DEPTH} blocks deep",
+                -confirmations
+            ))
+        } else if family.iter().all(|(_, status)| status.abandoned) {
+            Some(format!(
+                "{txid} abandoned: reversed once a transaction spending its inputs is {PAYMENT_DEPTH} deep"
+            ))
+        } else if age_ms > STUCK_AFTER_MS {
+            Some(format!(
+                "{txid} unconfirmed after {} h: bumpfee it",
+                age_ms / 3_600_000
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            tracing::warn!(batch = %batch.id, %why, "payment not settling");
+            report.stuck_batches.push((batch.id, why));
         }
     }
     Ok(())

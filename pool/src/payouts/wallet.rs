@@ -22,12 +22,35 @@ pub enum WalletError {
     Unclear(String),
 }
 
+/// What the wallet knows of a payment it sent.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PaymentStatus {
+    /// Blocks on top of it, counting its own; 0 unconfirmed; negative when
+    /// a conflicting transaction is in the chain, that one's depth.
+    pub confirmations: i64,
+    /// The transaction that replaced it, and the one it replaced (Core's
+    /// `bumpfee`): the same payment.
+    pub replaced_by: Option<String>,
+    pub replaces: Option<String>,
+    /// Abandoned by the operator (`abandontransaction`).
+    pub abandoned: bool,
+}
+
 pub trait Wallet: Send + Sync {
-    /// The txid of the wallet transaction whose comment is `comment`.
-    fn find_payment<'a>(
+    /// The txids of the wallet's transactions whose comment is `comment`,
+    /// oldest first: the payment, and any fee-bumped replacement of it
+    /// (which keeps the comment).
+    fn find_payments<'a>(
         &'a self,
         comment: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, WalletError>>;
+    ) -> BoxFuture<'a, Result<Vec<String>, WalletError>>;
+
+    /// The status of transaction `txid`; `None` if the wallet has no such
+    /// transaction.
+    fn payment_status<'a>(
+        &'a self,
+        txid: &'a str,
+    ) -> BoxFuture<'a, Result<Option<PaymentStatus>, WalletError>>;
 
     /// Pays every line in one transaction carrying `comment`; its txid.
     fn send_many<'a>(
@@ -100,13 +123,43 @@ fn amounts(lines: &[PayoutLine]) -> Value {
     Value::Object(map)
 }
 
-/// The txid of a `listtransactions` entry carrying `comment`.
-fn txid_with_comment(listed: &Value, comment: &str) -> Option<String> {
-    listed.as_array()?.iter().find_map(|entry| {
-        (entry.get("comment")?.as_str()? == comment)
-            .then(|| entry.get("txid")?.as_str().map(str::to_string))
-            .flatten()
+/// `gettransaction`'s answer as a status; `None` if it has no
+/// confirmation count.
+fn status_of(answer: &Value) -> Option<PaymentStatus> {
+    Some(PaymentStatus {
+        confirmations: answer.get("confirmations")?.as_i64()?,
+        replaced_by: answer
+            .get("replaced_by_txid")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        replaces: answer
+            .get("replaces_txid")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        abandoned: answer
+            .get("details")
+            .and_then(Value::as_array)
+            .is_some_and(|details| {
+                details
+                    .iter()
+                    .any(|detail| detail.get("abandoned") == Some(&Value::Bool(true)))
+            }),
     })
+}
+
+/// The txids of the `listtransactions` entries carrying `comment`, in
+/// their order, each once.
+fn txids_with_comment(listed: &Value, comment: &str) -> Vec<String> {
+    let mut txids: Vec<String> = Vec::new();
+    for entry in listed.as_array().into_iter().flatten() {
+        let carries = entry.get("comment").and_then(Value::as_str) == Some(comment);
+        if let (true, Some(txid)) = (carries, entry.get("txid").and_then(Value::as_str)) {
+            if !txids.iter().any(|known| known == txid) {
+                txids.push(txid.to_string());
+            }
+        }
+    }
+    txids
 }
 
 impl BitcoindWallet {
@@ -137,10 +190,10 @@ impl BitcoindWallet {
 }
 
 impl Wallet for BitcoindWallet {
-    fn find_payment<'a>(
+    fn find_payments<'a>(
         &'a self,
         comment: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, WalletError>> {
+    ) -> BoxFuture<'a, Result<Vec<String>, WalletError>> {
         Box::pin(async move {
             let listed = self
                 .call(
@@ -159,7 +212,24 @@ impl Wallet for BitcoindWallet {
                     "listtransactions answered {listed}"
                 )));
             }
-            Ok(txid_with_comment(&listed, comment))
+            Ok(txids_with_comment(&listed, comment))
+        })
+    }
+
+    fn payment_status<'a>(
+        &'a self,
+        txid: &'a str,
+    ) -> BoxFuture<'a, Result<Option<PaymentStatus>, WalletError>> {
+        Box::pin(async move {
+            let answer = match self.call("gettransaction", vec![json!(txid)]).await {
+                Ok(answer) => answer,
+                // "Invalid or non-wallet transaction id"
+                Err(RpcError::Node { code: -5, .. }) => return Ok(None),
+                Err(error) => return Err(WalletError::Unclear(error.to_string())),
+            };
+            status_of(&answer)
+                .map(Some)
+                .ok_or_else(|| WalletError::Unclear(format!("gettransaction answered {answer}")))
         })
     }
 
@@ -189,6 +259,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_status_is_read_from_gettransaction() {
+        // Fields as Bitcoin Core's gettransaction names them.
+        let answer = json!({
+            "amount": -0.001, "confirmations": -3, "txid": "bb",
+            "replaced_by_txid": "cc", "replaces_txid": "aa", "comment": "pool-payout-1",
+            "details": [{"category": "send", "abandoned": true}],
+        });
+        assert_eq!(
+            status_of(&answer),
+            Some(PaymentStatus {
+                confirmations: -3,
+                replaced_by: Some("cc".into()),
+                replaces: Some("aa".into()),
+                abandoned: true,
+            })
+        );
+        assert_eq!(status_of(&json!({"txid": "bb"})), None);
+    }
+
+    #[test]
     fn amounts_are_exact_btc_decimals() {
         let lines = [
             PayoutLine {
@@ -212,15 +302,14 @@ mod tests {
 
     #[test]
     fn a_batch_is_found_by_its_comment() {
+        // A sendmany lists one entry per output: one txid, several times.
         let listed = json!([
             {"category": "receive", "txid": "aa", "comment": "other"},
             {"category": "send", "txid": "bb", "comment": "pool-payout-1"},
+            {"category": "send", "txid": "bb", "comment": "pool-payout-1"},
             {"category": "send", "txid": "cc"},
         ]);
-        assert_eq!(
-            txid_with_comment(&listed, "pool-payout-1"),
-            Some("bb".to_string())
-        );
-        assert_eq!(txid_with_comment(&listed, "pool-payout-2"), None);
+        assert_eq!(txids_with_comment(&listed, "pool-payout-1"), ["bb"]);
+        assert!(txids_with_comment(&listed, "pool-payout-2").is_empty());
     }
 }

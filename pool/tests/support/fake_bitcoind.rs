@@ -71,6 +71,9 @@ pub struct Sent {
     pub txid: String,
     /// `address → BTC` as the request carried them.
     pub amounts: serde_json::Map<String, Value>,
+    /// As `gettransaction` reports it: 0 until a test buries it, negative
+    /// once a conflicting transaction is.
+    pub confirmations: i64,
 }
 
 /// One recorded call.
@@ -253,6 +256,13 @@ impl FakeBitcoind {
     /// What the wallet does with the next `sendmany`s.
     pub fn set_send(&self, behaviour: SendBehaviour) {
         lock(&self.shared.state).send = behaviour;
+    }
+
+    /// Sets what `gettransaction` says of every payment made so far.
+    pub fn set_confirmations(&self, confirmations: i64) {
+        for sent in &mut lock(&self.shared.state).sent {
+            sent.confirmations = confirmations;
+        }
     }
 
     /// Every payment the wallet made.
@@ -451,6 +461,7 @@ impl State {
                     comment,
                     txid: txid.clone(),
                     amounts,
+                    confirmations: 0,
                 });
                 self.hang_this = self.send == SendBehaviour::HangAfterSending;
                 Ok(json!(txid))
@@ -461,6 +472,18 @@ impl State {
                     .map(|sent| json!({"category": "send", "txid": sent.txid, "comment": sent.comment}))
                     .collect(),
             )),
+            "gettransaction" => {
+                let txid = params[0].as_str().unwrap_or_default();
+                match self.sent.iter().find(|sent| sent.txid == txid) {
+                    Some(sent) => Ok(json!({
+                        "txid": sent.txid,
+                        "confirmations": sent.confirmations,
+                        "comment": sent.comment,
+                        "details": [{"category": "send", "abandoned": false}],
+                    })),
+                    None => Err((-5, "Invalid or non-wallet transaction id".into())),
+                }
+            }
             "getwalletinfo" => {
                 Ok(json!({"walletname": "pool", "balance": 1.23456789, "txcount": 4}))
             }

@@ -3,6 +3,11 @@
 //! A batch left `pending` by a crash is resolved against the wallet by the
 //! next run: sent (record the txid) or not (cancel: the debits are given
 //! back). So no balance is paid twice or lost, wherever a run stops.
+//!
+//! A sent batch is then followed until its transaction is buried:
+//! `confirmed`, or `reversed` (debits given back, to be paid again) once a
+//! conflicting transaction is buried instead. A fee bump's replacement
+//! takes over the batch's txid.
 
 use super::super::db::with_pool;
 use super::super::{Ledger, LedgerError};
@@ -17,6 +22,11 @@ pub enum BatchState {
     Sent,
     /// Never sent: its debits were given back.
     Cancelled,
+    /// Its transaction is buried in the chain: the miners have the coins.
+    Confirmed,
+    /// Its transaction can no longer confirm (a conflicting one is
+    /// buried): its debits were given back.
+    Reversed,
 }
 
 impl BatchState {
@@ -25,13 +35,21 @@ impl BatchState {
             BatchState::Pending => "pending",
             BatchState::Sent => "sent",
             BatchState::Cancelled => "cancelled",
+            BatchState::Confirmed => "confirmed",
+            BatchState::Reversed => "reversed",
         }
     }
 
     fn parse(text: &str) -> Option<BatchState> {
-        [BatchState::Pending, BatchState::Sent, BatchState::Cancelled]
-            .into_iter()
-            .find(|state| state.name() == text)
+        [
+            BatchState::Pending,
+            BatchState::Sent,
+            BatchState::Cancelled,
+            BatchState::Confirmed,
+            BatchState::Reversed,
+        ]
+        .into_iter()
+        .find(|state| state.name() == text)
     }
 }
 
@@ -72,9 +90,20 @@ const MARK_SENT: &str = "UPDATE payout_batches SET state = 'sent', txid = $1, no
 const MARK_CANCELLED: &str = "UPDATE payout_batches SET state = 'cancelled', note = $1, \
      updated_ms = $2 WHERE id = $3 AND state = 'pending'";
 
+const MARK_CONFIRMED: &str = "UPDATE payout_batches SET state = 'confirmed', note = $1, \
+     updated_ms = $2 WHERE id = $3 AND state = 'sent'";
+
+const MARK_REVERSED: &str = "UPDATE payout_batches SET state = 'reversed', note = $1, \
+     updated_ms = $2 WHERE id = $3 AND state = 'sent'";
+
+const MARK_REPLACED: &str = "UPDATE payout_batches SET txid = $1, note = $2, updated_ms = $3 \
+     WHERE id = $4 AND state = 'sent' AND txid = $5";
+
+/// `kind` tells a cancelled batch's give-back from a reversed one's; the
+/// journal's unique (kind, reference, address) makes each happen once.
 const GIVE_BACK: &str =
     "INSERT INTO balance_moves (address, amount_sat, kind, reference, time_ms) \
-     SELECT address, amount_sat, 'payout_cancelled', batch_id, $1 FROM payouts WHERE batch_id = $2";
+     SELECT address, amount_sat, $1, batch_id, $2 FROM payouts WHERE batch_id = $3";
 
 const BATCH_COLUMNS: &str = "id, created_ms, updated_ms, state, total_sat, txid, note";
 
@@ -213,12 +242,30 @@ impl Ledger {
     /// Pending → cancelled, giving every debit back, in one transaction.
     /// False (nothing changed) if it was not pending.
     pub async fn cancel_batch(&self, id: &str, why: &str) -> Result<bool, LedgerError> {
+        self.give_back(id, MARK_CANCELLED, "payout_cancelled", why)
+            .await
+    }
+
+    /// Sent → reversed, giving every debit back, in one transaction: its
+    /// transaction can never confirm. False if it was not sent.
+    pub async fn reverse_batch(&self, id: &str, why: &str) -> Result<bool, LedgerError> {
+        self.give_back(id, MARK_REVERSED, "payout_reversed", why)
+            .await
+    }
+
+    async fn give_back(
+        &self,
+        id: &str,
+        mark: &str,
+        kind: &str,
+        why: &str,
+    ) -> Result<bool, LedgerError> {
         let db = &self.inner.db;
         let begin = db.backend().begin_write();
         let now = unix_millis();
         with_pool!(db, pool => {
             let mut tx = pool.begin_with(begin).await.map_err(LedgerError::Query)?;
-            let done = sqlx::query(MARK_CANCELLED)
+            let done = sqlx::query(mark)
                 .bind(why)
                 .bind(now)
                 .bind(id)
@@ -229,6 +276,7 @@ impl Ledger {
                 return Ok(false);
             }
             sqlx::query(GIVE_BACK)
+                .bind(kind)
                 .bind(now)
                 .bind(id)
                 .execute(&mut *tx)
@@ -236,6 +284,43 @@ impl Ledger {
                 .map_err(LedgerError::Query)?;
             tx.commit().await.map_err(LedgerError::Query)?;
             Ok(true)
+        })
+    }
+
+    /// Sent → confirmed. False if it was not sent.
+    pub async fn confirm_batch(&self, id: &str, note: &str) -> Result<bool, LedgerError> {
+        with_pool!(&self.inner.db, pool => {
+            let done = sqlx::query(MARK_CONFIRMED)
+                .bind(note)
+                .bind(unix_millis())
+                .bind(id)
+                .execute(pool)
+                .await
+                .map_err(LedgerError::Query)?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    /// A sent batch's transaction `old` was replaced (a fee bump) by
+    /// `new`: the batch follows `new`. False if it was not sent with `old`.
+    pub async fn replace_batch_txid(
+        &self,
+        id: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, LedgerError> {
+        let note = format!("{old} replaced by {new} in the wallet");
+        with_pool!(&self.inner.db, pool => {
+            let done = sqlx::query(MARK_REPLACED)
+                .bind(new)
+                .bind(&note)
+                .bind(unix_millis())
+                .bind(id)
+                .bind(old)
+                .execute(pool)
+                .await
+                .map_err(LedgerError::Query)?;
+            Ok(done.rows_affected() == 1)
         })
     }
 
@@ -249,6 +334,14 @@ impl Ledger {
     pub async fn pending_batches(&self) -> Result<Vec<PayoutBatch>, LedgerError> {
         let sql = format!(
             "SELECT {BATCH_COLUMNS} FROM payout_batches WHERE state = 'pending' ORDER BY created_ms, id"
+        );
+        self.batches_query(&sql, None).await
+    }
+
+    /// Batches sent and not yet confirmed or reversed, oldest first.
+    pub async fn sent_batches(&self) -> Result<Vec<PayoutBatch>, LedgerError> {
+        let sql = format!(
+            "SELECT {BATCH_COLUMNS} FROM payout_batches WHERE state = 'sent' ORDER BY created_ms, id"
         );
         self.batches_query(&sql, None).await
     }
