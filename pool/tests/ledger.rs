@@ -60,6 +60,7 @@ on_both_backends!(
     close_writes_what_is_queued_then_refuses,
     invalid_share_is_refused_alone,
     a_version_one_ledger_upgrades_keeping_its_rows,
+    activity_from_minute_sums_equals_activity_from_the_shares,
 );
 
 fn share(node: u8, job_id: u64) -> NewShare {
@@ -125,8 +126,8 @@ async fn shares_keep_every_field(db: TestDb) {
     let ledger = open(&db).await;
     assert_eq!(
         ledger.schema_version(),
-        3,
-        "shares and blocks, payouts, alerts"
+        4,
+        "shares and blocks, payouts, alerts, share minutes"
     );
     let mut edge = share(255, u64::MAX);
     edge.address = "tb1q€ünïcode".to_string();
@@ -312,7 +313,7 @@ async fn acknowledged_shares_are_seen_by_a_fresh_open(db: TestDb) {
     assert_eq!(reopened.share_count().await.unwrap(), 50);
     assert_eq!(
         reopened.schema_version(),
-        3,
+        4,
         "migrations are not re-applied"
     );
     reopened.close().await;
@@ -649,7 +650,11 @@ async fn a_version_one_ledger_upgrades_keeping_its_rows(db: TestDb) {
         }
     }
     let ledger = open(&db).await;
-    assert_eq!(ledger.schema_version(), 3);
+    assert_eq!(ledger.schema_version(), 4);
+    // The old share was summed into its minute by the upgrade: a span of
+    // whole minutes is read from those sums alone.
+    let work = ledger.work(0, 60_000, None).await.unwrap();
+    assert_eq!((work.shares, work.difficulty), (1, 2.0));
     let shares = ledger.shares(10).await.unwrap();
     assert_eq!(shares.len(), 1);
     assert_eq!(
@@ -661,5 +666,124 @@ async fn a_version_one_ledger_upgrades_keeping_its_rows(db: TestDb) {
     assert_eq!(blocks[0].status, pool::ledger::BlockStatus::Submitted);
     assert_eq!(blocks[0].mode, PayoutMode::Pplns);
     assert!(!blocks[0].credited);
+    ledger.close().await;
+}
+
+/// Pages read whole minutes from the per-minute sums and the edges from the
+/// shares: every span, bucket and worker total must be what the shares
+/// alone give.
+async fn activity_from_minute_sums_equals_activity_from_the_shares(db: TestDb) {
+    let ledger = open(&db).await;
+    let base = 1_700_000_040_000_i64; // 40 s into a minute
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move |bound: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % bound
+    };
+    let mut shares = Vec::new();
+    for n in 0..900_u64 {
+        let mut share = share(1 + (n % 2) as u8, n);
+        share.address = format!("bcrt1qaddr{}", next(3));
+        share.worker = format!("rig{}", next(2));
+        // Ten minutes, shares on and beside minute boundaries.
+        share.time_ms = match next(4) {
+            0 => base + 20_000 + 60_000 * next(10) as i64,
+            1 => base + 19_999 + 60_000 * next(10) as i64,
+            _ => base + next(600_000) as i64,
+        };
+        share.difficulty = [0.00001, 1.0, 2048.5, 1e6][next(4) as usize];
+        share.network_difficulty = [1.0, 3.0e12][next(2) as usize];
+        shares.push(share);
+    }
+    for group in shares.chunks(150) {
+        for written in join_all(group.iter().map(|share| ledger.record_share(share.clone()))).await
+        {
+            written.unwrap();
+        }
+    }
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-300);
+    let naive = |from: i64, to: i64, address: Option<&str>| {
+        let picked: Vec<&NewShare> = shares
+            .iter()
+            .filter(|s| s.time_ms >= from && s.time_ms < to)
+            .filter(|s| address.is_none_or(|a| s.address == a))
+            .collect();
+        (
+            picked.len() as u64,
+            picked.iter().map(|s| s.difficulty).sum::<f64>(),
+            picked
+                .iter()
+                .map(|s| s.difficulty / s.network_difficulty)
+                .sum::<f64>(),
+        )
+    };
+    let mut spans = vec![(i64::MIN, i64::MAX), (base - 1, base + 600_001)];
+    for _ in 0..40 {
+        let from = base - 30_000 + next(660_000) as i64;
+        spans.push((from, from + next(400_000) as i64));
+    }
+    spans.push((base + 20_000, base + 140_000)); // whole minutes exactly
+    spans.push((base + 20_001, base + 20_002)); // inside one minute
+    for (from, to) in spans {
+        for address in [None, Some("bcrt1qaddr1")] {
+            let work = ledger.work(from, to, address).await.unwrap();
+            let (count, difficulty, blocks) = naive(from, to, address);
+            assert_eq!(work.shares, count, "{from}..{to} {address:?}");
+            assert!(
+                close(work.difficulty, difficulty),
+                "{from}..{to}: {} vs {difficulty}",
+                work.difficulty
+            );
+            assert!(
+                close(work.blocks, blocks),
+                "{from}..{to}: {} vs {blocks}",
+                work.blocks
+            );
+        }
+    }
+    // Buckets of whole minutes (from the sums) and of 45 s (from the
+    // shares), from a time inside a minute.
+    for bucket_ms in [120_000_i64, 45_000] {
+        let from = base + 70_123;
+        let buckets = ledger.work_by_bucket(from, bucket_ms, None).await.unwrap();
+        let mut expected = std::collections::BTreeMap::<i64, (u64, f64)>::new();
+        for share in shares.iter().filter(|s| s.time_ms >= from) {
+            let entry = expected
+                .entry(share.time_ms / bucket_ms * bucket_ms)
+                .or_default();
+            entry.0 += 1;
+            entry.1 += share.difficulty;
+        }
+        assert_eq!(buckets.len(), expected.len(), "{bucket_ms} ms buckets");
+        for ((start, work), (want_start, (count, difficulty))) in buckets.iter().zip(&expected) {
+            assert_eq!((start, work.shares), (want_start, *count), "{bucket_ms} ms");
+            assert!(
+                close(work.difficulty, *difficulty),
+                "{bucket_ms} ms bucket {start}"
+            );
+        }
+    }
+    // Per worker, with the newest share of each.
+    let from = base + 100_000;
+    let workers = ledger.work_by_worker("bcrt1qaddr2", from).await.unwrap();
+    let names: Vec<&str> = workers.iter().map(|w| w.worker.as_str()).collect();
+    assert_eq!(names, ["rig0", "rig1"]);
+    for worker in &workers {
+        let mine: Vec<&NewShare> = shares
+            .iter()
+            .filter(|s| {
+                s.address == "bcrt1qaddr2" && s.worker == worker.worker && s.time_ms >= from
+            })
+            .collect();
+        assert_eq!(worker.work.shares, mine.len() as u64);
+        assert_eq!(
+            worker.last_share_ms,
+            mine.iter().map(|s| s.time_ms).max().unwrap()
+        );
+        let difficulty: f64 = mine.iter().map(|s| s.difficulty).sum();
+        assert!(close(worker.work.difficulty, difficulty));
+    }
     ledger.close().await;
 }

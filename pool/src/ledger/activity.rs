@@ -4,8 +4,10 @@
 //! difficulty d stands for d × 2^32 hashes.
 
 use super::db::with_pool;
+use super::rollup::{self, Span, MINUTE_MS};
 use super::{Ledger, LedgerError};
 use sqlx::Row;
+use std::collections::BTreeMap;
 
 /// Accepted shares over some span.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -18,6 +20,12 @@ pub struct Work {
 }
 
 impl Work {
+    fn add(&mut self, other: &Work) {
+        self.shares += other.shares;
+        self.difficulty += other.difficulty;
+        self.blocks += other.blocks;
+    }
+
     /// Hashes per second this work stands for over `seconds`.
     pub fn hashrate(&self, seconds: f64) -> f64 {
         if seconds > 0.0 {
@@ -38,6 +46,10 @@ pub struct WorkerWork {
 
 const WORK_COLUMNS: &str = "COUNT(*) AS shares, COALESCE(SUM(difficulty), 0.0) AS difficulty, \
      COALESCE(SUM(difficulty / network_difficulty), 0.0) AS blocks";
+
+/// The same, from `share_minutes` rows.
+const MINUTE_COLUMNS: &str = "CAST(COALESCE(SUM(shares), 0) AS BIGINT) AS shares, \
+     COALESCE(SUM(difficulty), 0.0) AS difficulty, COALESCE(SUM(blocks), 0.0) AS blocks";
 
 fn work_from_row<R: Row>(row: &R) -> Result<Work, LedgerError>
 where
@@ -64,31 +76,59 @@ impl Ledger {
         })
     }
 
-    /// Accepted work in `[from_ms, to_ms)`, of one address or of everyone.
+    /// Accepted work in `[from_ms, to_ms)`, of one address or of everyone:
+    /// whole minutes from `share_minutes`, the edges from `shares`.
     pub async fn work(
         &self,
         from_ms: i64,
         to_ms: i64,
         address: Option<&str>,
     ) -> Result<Work, LedgerError> {
-        let sql = match address {
-            Some(_) => format!(
-                "SELECT {WORK_COLUMNS} FROM shares WHERE time_ms >= $1 AND time_ms < $2 AND address = $3"
-            ),
-            None => format!("SELECT {WORK_COLUMNS} FROM shares WHERE time_ms >= $1 AND time_ms < $2"),
+        let span = rollup::split(from_ms, to_ms);
+        let filter = if address.is_some() {
+            "AND address = $5"
+        } else {
+            ""
         };
-        with_pool!(&self.inner.db, pool => {
-            let mut query = sqlx::query(&sql).bind(from_ms).bind(to_ms);
+        let raw = format!(
+            "SELECT {WORK_COLUMNS} FROM shares WHERE ((time_ms >= $1 AND time_ms < $2) \
+             OR (time_ms >= $3 AND time_ms < $4)) {filter}"
+        );
+        let [(a, b), (c, d)] = span.edges;
+        let mut work = with_pool!(&self.inner.db, pool => {
+            let mut query = sqlx::query(&raw).bind(a).bind(b).bind(c).bind(d);
             if let Some(address) = address {
                 query = query.bind(address);
             }
             let row = query.fetch_one(pool).await.map_err(LedgerError::Query)?;
             work_from_row(&row)
-        })
+        })?;
+        if let Some((first, last)) = span.minutes {
+            let filter = if address.is_some() {
+                "AND address = $3"
+            } else {
+                ""
+            };
+            let sql = format!(
+                "SELECT {MINUTE_COLUMNS} FROM share_minutes WHERE minute >= $1 AND minute < $2 {filter}"
+            );
+            let minutes = with_pool!(&self.inner.db, pool => {
+                let mut query = sqlx::query(&sql).bind(first).bind(last);
+                if let Some(address) = address {
+                    query = query.bind(address);
+                }
+                let row = query.fetch_one(pool).await.map_err(LedgerError::Query)?;
+                work_from_row(&row)
+            })?;
+            work.add(&minutes);
+        }
+        Ok(work)
     }
 
     /// Accepted work per bucket of `bucket_ms` from `from_ms` on, oldest
-    /// first: `(bucket start, work)`, only buckets with shares.
+    /// first: `(bucket start, work)`, only buckets with shares. Buckets of
+    /// whole minutes are read from `share_minutes` (and the partial
+    /// first minute from `shares`).
     pub async fn work_by_bucket(
         &self,
         from_ms: i64,
@@ -97,27 +137,62 @@ impl Ledger {
     ) -> Result<Vec<(i64, Work)>, LedgerError> {
         let bucket_ms = bucket_ms.max(1);
         let filter = if address.is_some() {
-            "AND address = $3"
+            "AND address = $4"
         } else {
             ""
         };
-        let sql = format!(
-            "SELECT time_ms / $2 AS bucket, {WORK_COLUMNS} FROM shares \
-             WHERE time_ms >= $1 {filter} GROUP BY time_ms / $2 ORDER BY bucket"
+        let (raw_to, minutes_from) = match rollup::split(from_ms, i64::MAX) {
+            Span {
+                minutes: Some((first, _)),
+                edges: [(_, raw_to), _],
+            } if bucket_ms % MINUTE_MS == 0 => (raw_to, Some(first)),
+            _ => (i64::MAX, None),
+        };
+        let raw = format!(
+            "SELECT time_ms / $3 AS bucket, {WORK_COLUMNS} FROM shares \
+             WHERE time_ms >= $1 AND time_ms < $2 {filter} GROUP BY time_ms / $3"
         );
+        let mut buckets: BTreeMap<i64, Work> = BTreeMap::new();
         with_pool!(&self.inner.db, pool => {
-            let mut query = sqlx::query(&sql).bind(from_ms).bind(bucket_ms);
+            let mut query = sqlx::query(&raw).bind(from_ms).bind(raw_to).bind(bucket_ms);
             if let Some(address) = address {
                 query = query.bind(address);
             }
             let rows = query.fetch_all(pool).await.map_err(LedgerError::Query)?;
-            rows.iter()
-                .map(|row| {
+            for row in &rows {
+                let bucket: i64 = row.try_get("bucket").map_err(LedgerError::Query)?;
+                buckets.entry(bucket).or_default().add(&work_from_row(row)?);
+            }
+            Ok::<(), LedgerError>(())
+        })?;
+        if let Some(first) = minutes_from {
+            let per_bucket = bucket_ms / MINUTE_MS;
+            let filter = if address.is_some() {
+                "AND address = $3"
+            } else {
+                ""
+            };
+            let sql = format!(
+                "SELECT minute / $2 AS bucket, {MINUTE_COLUMNS} FROM share_minutes \
+                 WHERE minute >= $1 {filter} GROUP BY minute / $2"
+            );
+            with_pool!(&self.inner.db, pool => {
+                let mut query = sqlx::query(&sql).bind(first).bind(per_bucket);
+                if let Some(address) = address {
+                    query = query.bind(address);
+                }
+                let rows = query.fetch_all(pool).await.map_err(LedgerError::Query)?;
+                for row in &rows {
                     let bucket: i64 = row.try_get("bucket").map_err(LedgerError::Query)?;
-                    Ok((bucket * bucket_ms, work_from_row(row)?))
-                })
-                .collect()
-        })
+                    buckets.entry(bucket).or_default().add(&work_from_row(row)?);
+                }
+                Ok::<(), LedgerError>(())
+            })?;
+        }
+        Ok(buckets
+            .into_iter()
+            .map(|(bucket, work)| (bucket * bucket_ms, work))
+            .collect())
     }
 
     /// One address's work per worker since `from_ms`, by worker name.
@@ -126,26 +201,64 @@ impl Ledger {
         address: &str,
         from_ms: i64,
     ) -> Result<Vec<WorkerWork>, LedgerError> {
-        let sql = format!(
+        let span = rollup::split(from_ms, i64::MAX);
+        let raw_to = match span.minutes {
+            Some(_) => span.edges[0].1,
+            None => i64::MAX,
+        };
+        let raw = format!(
             "SELECT worker, MAX(time_ms) AS last_share_ms, {WORK_COLUMNS} FROM shares \
-             WHERE address = $1 AND time_ms >= $2 GROUP BY worker ORDER BY worker"
+             WHERE address = $1 AND time_ms >= $2 AND time_ms < $3 GROUP BY worker"
         );
+        let mut workers: BTreeMap<String, WorkerWork> = BTreeMap::new();
+        let mut merge = |worker: String, last_share_ms: i64, work: Work| {
+            let entry = workers.entry(worker.clone()).or_insert(WorkerWork {
+                worker,
+                work: Work::default(),
+                last_share_ms,
+            });
+            entry.work.add(&work);
+            entry.last_share_ms = entry.last_share_ms.max(last_share_ms);
+        };
         with_pool!(&self.inner.db, pool => {
-            let rows = sqlx::query(&sql)
+            let rows = sqlx::query(&raw)
                 .bind(address)
                 .bind(from_ms)
+                .bind(raw_to)
                 .fetch_all(pool)
                 .await
                 .map_err(LedgerError::Query)?;
-            rows.iter()
-                .map(|row| {
-                    Ok(WorkerWork {
-                        worker: row.try_get("worker").map_err(LedgerError::Query)?,
-                        last_share_ms: row.try_get("last_share_ms").map_err(LedgerError::Query)?,
-                        work: work_from_row(row)?,
-                    })
-                })
-                .collect()
-        })
+            for row in &rows {
+                merge(
+                    row.try_get("worker").map_err(LedgerError::Query)?,
+                    row.try_get("last_share_ms").map_err(LedgerError::Query)?,
+                    work_from_row(row)?,
+                );
+            }
+            Ok::<(), LedgerError>(())
+        })?;
+        if let Some((first, _)) = span.minutes {
+            let sql = format!(
+                "SELECT worker, MAX(last_ms) AS last_share_ms, {MINUTE_COLUMNS} FROM share_minutes \
+                 WHERE address = $1 AND minute >= $2 GROUP BY worker"
+            );
+            with_pool!(&self.inner.db, pool => {
+                let rows = sqlx::query(&sql)
+                    .bind(address)
+                    .bind(first)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(LedgerError::Query)?;
+                for row in &rows {
+                    merge(
+                        row.try_get("worker").map_err(LedgerError::Query)?,
+                        row.try_get("last_share_ms").map_err(LedgerError::Query)?,
+                        work_from_row(row)?,
+                    );
+                }
+                Ok::<(), LedgerError>(())
+            })?;
+        }
+        Ok(workers.into_values().collect())
     }
 }

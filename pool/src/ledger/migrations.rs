@@ -43,6 +43,12 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0003_alerts.sql"),
         postgres: include_str!("../../migrations/postgres/0003_alerts.sql"),
     },
+    Migration {
+        version: 4,
+        name: "share_minutes",
+        sqlite: include_str!("../../migrations/sqlite/0004_share_minutes.sql"),
+        postgres: include_str!("../../migrations/postgres/0004_share_minutes.sql"),
+    },
 ];
 
 const CREATE_SCHEMA_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\

@@ -42,6 +42,7 @@ mod options;
 mod postgres;
 mod queries;
 mod records;
+mod rollup;
 mod sqlite;
 mod stats;
 mod writer;

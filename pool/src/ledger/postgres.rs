@@ -3,6 +3,7 @@
 
 use super::error::redact_url;
 use super::records::NewShare;
+use super::rollup::{minute_sums, MinuteSums};
 use super::{LedgerError, LedgerOptions};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
@@ -15,6 +16,16 @@ const INSERT_SHARES: &str = "INSERT INTO shares \
      SELECT * FROM UNNEST($1::INTEGER[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], \
      $5::DOUBLE PRECISION[], $6::DOUBLE PRECISION[], $7::BIGINT[], $8::BOOLEAN[], $9::BYTEA[], \
      $10::BIGINT[])";
+
+const UPSERT_MINUTES: &str = "INSERT INTO share_minutes \
+     (minute, address, worker, shares, difficulty, blocks, last_ms) \
+     SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], \
+     $5::DOUBLE PRECISION[], $6::DOUBLE PRECISION[], $7::BIGINT[]) \
+     ON CONFLICT (minute, address, worker) DO UPDATE SET \
+     shares = share_minutes.shares + EXCLUDED.shares, \
+     difficulty = share_minutes.difficulty + EXCLUDED.difficulty, \
+     blocks = share_minutes.blocks + EXCLUDED.blocks, \
+     last_ms = GREATEST(share_minutes.last_ms, EXCLUDED.last_ms)";
 
 pub(super) async fn connect(url: &str, options: &LedgerOptions) -> Result<PgPool, LedgerError> {
     let connect = PgConnectOptions::from_str(url).map_err(|source| LedgerError::BadUrl {
@@ -57,6 +68,7 @@ pub(super) async fn insert_shares(pool: &PgPool, shares: &[NewShare]) -> Result<
         // `NewShare::check` refused values above i64::MAX.
         credits.push(share.credit_sat as i64);
     }
+    let mut tx = pool.begin().await?;
     sqlx::query(INSERT_SHARES)
         .bind(nodes)
         .bind(addresses)
@@ -68,7 +80,28 @@ pub(super) async fn insert_shares(pool: &PgPool, shares: &[NewShare]) -> Result<
         .bind(is_blocks)
         .bind(hashes)
         .bind(credits)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
-    Ok(())
+    // Sorted by key: nodes sharing rows lock them in one order.
+    let sums = minute_sums(shares);
+    let column = |pick: fn(&MinuteSums) -> i64| sums.iter().map(pick).collect::<Vec<i64>>();
+    sqlx::query(UPSERT_MINUTES)
+        .bind(column(|sum| sum.minute))
+        .bind(
+            sums.iter()
+                .map(|sum| sum.address.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            sums.iter()
+                .map(|sum| sum.worker.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(column(|sum| sum.shares))
+        .bind(sums.iter().map(|sum| sum.difficulty).collect::<Vec<f64>>())
+        .bind(sums.iter().map(|sum| sum.blocks).collect::<Vec<f64>>())
+        .bind(column(|sum| sum.last_ms))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
 }

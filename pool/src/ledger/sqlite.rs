@@ -3,6 +3,7 @@
 
 use super::error::redact_url;
 use super::records::NewShare;
+use super::rollup::minute_sums;
 use super::{LedgerError, LedgerOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -76,7 +77,30 @@ fn is_busy(error: &sqlx::Error) -> bool {
     }
 }
 
-/// One transaction of multi-row INSERTs.
+/// Minute rows per upsert: 7 parameters each.
+const MINUTES_PER_STATEMENT: usize = 120;
+
+const UPSERT_MINUTES_TAIL: &str = " ON CONFLICT (minute, address, worker) DO UPDATE SET \
+     shares = share_minutes.shares + excluded.shares, \
+     difficulty = share_minutes.difficulty + excluded.difficulty, \
+     blocks = share_minutes.blocks + excluded.blocks, \
+     last_ms = MAX(share_minutes.last_ms, excluded.last_ms)";
+
+fn upsert_minutes_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO share_minutes (minute, address, worker, shares, difficulty, blocks, last_ms) VALUES ",
+    );
+    for row in 0..rows {
+        if row > 0 {
+            sql.push(',');
+        }
+        sql.push_str("(?,?,?,?,?,?,?)");
+    }
+    sql.push_str(UPSERT_MINUTES_TAIL);
+    sql
+}
+
+/// One transaction of multi-row INSERTs, and the batch's minute sums.
 pub(super) async fn insert_shares(
     pool: &SqlitePool,
     shares: &[NewShare],
@@ -100,6 +124,22 @@ pub(super) async fn insert_shares(
                 .bind(&share.hash[..])
                 // `NewShare::check` refused values above i64::MAX.
                 .bind(share.credit_sat as i64);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    let sums = minute_sums(shares);
+    for chunk in sums.chunks(MINUTES_PER_STATEMENT) {
+        let sql = upsert_minutes_sql(chunk.len());
+        let mut query = sqlx::query(&sql).persistent(chunk.len() == MINUTES_PER_STATEMENT);
+        for sum in chunk {
+            query = query
+                .bind(sum.minute)
+                .bind(sum.address.as_str())
+                .bind(sum.worker.as_str())
+                .bind(sum.shares)
+                .bind(sum.difficulty)
+                .bind(sum.blocks)
+                .bind(sum.last_ms);
         }
         query.execute(&mut *tx).await?;
     }
