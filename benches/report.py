@@ -8,10 +8,12 @@ path for the share group).
 """
 
 import json
+import os
 import pathlib
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent / "target" / "criterion"
+TARGET = os.environ.get("CARGO_TARGET_DIR") or pathlib.Path(__file__).resolve().parent.parent / "target"
+ROOT = pathlib.Path(TARGET) / "criterion"
 
 # group -> {row name: baseline row name}; rows not listed use "sha2".
 BASELINES = {
@@ -19,11 +21,20 @@ BASELINES = {
     "merkle-node": lambda row: "sha2-batch" if row.startswith("batch") or row == "sha2-batch" else "sha2",
     "coinbase-250": lambda row: "sha2",
     "share": lambda row: "cold/" + row.split("/", 1)[1],
+    "record_2000_shares": lambda row: "plain_insert",
 }
 
 SPEEDUP_WORDS = {
     "share": "× the cold path",
+    "record_2000_shares": "× the plain insert's speed",
 }
+
+
+def baseline_rule(group):
+    """Stats groups are named by their share count: stats_<n>_shares."""
+    if group.startswith("stats_"):
+        return (lambda row: "shares_scan/" + row.split("/", 1)[1]), "× the scan of shares"
+    return BASELINES.get(group, lambda row: "sha2"), SPEEDUP_WORDS.get(group, "× the sha2 crate")
 
 
 def load():
@@ -42,8 +53,7 @@ def main():
     if not groups:
         sys.exit("no criterion results under %s: run `cargo bench -p benches` first" % ROOT)
     for group, rows in groups.items():
-        baseline_of = BASELINES.get(group, lambda row: "sha2")
-        words = SPEEDUP_WORDS.get(group, "× the sha2 crate")
+        baseline_of, words = baseline_rule(group)
         print(f"\n### {group}\n")
         print("| benchmark | ns per element | per second | speed-up |")
         print("|---|---:|---:|---:|")

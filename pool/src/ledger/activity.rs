@@ -77,7 +77,8 @@ impl Ledger {
     }
 
     /// Accepted work in `[from_ms, to_ms)`, of one address or of everyone:
-    /// whole minutes from `share_minutes`, the edges from `shares`.
+    /// whole minutes from `share_minutes` or `pool_minutes`, the edges from
+    /// `shares`.
     pub async fn work(
         &self,
         from_ms: i64,
@@ -104,14 +105,15 @@ impl Ledger {
             work_from_row(&row)
         })?;
         if let Some((first, last)) = span.minutes {
-            let filter = if address.is_some() {
-                "AND address = $3"
-            } else {
-                ""
+            let sql = match address {
+                Some(_) => format!(
+                    "SELECT {MINUTE_COLUMNS} FROM share_minutes \
+                     WHERE minute >= $1 AND minute < $2 AND address = $3"
+                ),
+                None => format!(
+                    "SELECT {MINUTE_COLUMNS} FROM pool_minutes WHERE minute >= $1 AND minute < $2"
+                ),
             };
-            let sql = format!(
-                "SELECT {MINUTE_COLUMNS} FROM share_minutes WHERE minute >= $1 AND minute < $2 {filter}"
-            );
             let minutes = with_pool!(&self.inner.db, pool => {
                 let mut query = sqlx::query(&sql).bind(first).bind(last);
                 if let Some(address) = address {
@@ -167,13 +169,12 @@ impl Ledger {
         })?;
         if let Some(first) = minutes_from {
             let per_bucket = bucket_ms / MINUTE_MS;
-            let filter = if address.is_some() {
-                "AND address = $3"
-            } else {
-                ""
+            let (table, filter) = match address {
+                Some(_) => ("share_minutes", "AND address = $3"),
+                None => ("pool_minutes", ""),
             };
             let sql = format!(
-                "SELECT minute / $2 AS bucket, {MINUTE_COLUMNS} FROM share_minutes \
+                "SELECT minute / $2 AS bucket, {MINUTE_COLUMNS} FROM {table} \
                  WHERE minute >= $1 {filter} GROUP BY minute / $2"
             );
             with_pool!(&self.inner.db, pool => {

@@ -3,7 +3,7 @@
 
 use super::error::redact_url;
 use super::records::NewShare;
-use super::rollup::{minute_sums, MinuteSums};
+use super::rollup::{minute_sums, pool_minutes, MinuteSums};
 use super::{LedgerError, LedgerOptions};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
@@ -26,6 +26,14 @@ const UPSERT_MINUTES: &str = "INSERT INTO share_minutes \
      difficulty = share_minutes.difficulty + EXCLUDED.difficulty, \
      blocks = share_minutes.blocks + EXCLUDED.blocks, \
      last_ms = GREATEST(share_minutes.last_ms, EXCLUDED.last_ms)";
+
+const UPSERT_POOL_MINUTES: &str = "INSERT INTO pool_minutes (minute, shares, difficulty, blocks) \
+     SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::DOUBLE PRECISION[], \
+     $4::DOUBLE PRECISION[]) \
+     ON CONFLICT (minute) DO UPDATE SET \
+     shares = pool_minutes.shares + EXCLUDED.shares, \
+     difficulty = pool_minutes.difficulty + EXCLUDED.difficulty, \
+     blocks = pool_minutes.blocks + EXCLUDED.blocks";
 
 pub(super) async fn connect(url: &str, options: &LedgerOptions) -> Result<PgPool, LedgerError> {
     let connect = PgConnectOptions::from_str(url).map_err(|source| LedgerError::BadUrl {
@@ -101,6 +109,16 @@ pub(super) async fn insert_shares(pool: &PgPool, shares: &[NewShare]) -> Result<
         .bind(sums.iter().map(|sum| sum.difficulty).collect::<Vec<f64>>())
         .bind(sums.iter().map(|sum| sum.blocks).collect::<Vec<f64>>())
         .bind(column(|sum| sum.last_ms))
+        .execute(&mut *tx)
+        .await?;
+    // Every node updates the current minute's row: in minute order, each
+    // holds it only until its commit.
+    let minutes = pool_minutes(&sums);
+    sqlx::query(UPSERT_POOL_MINUTES)
+        .bind(minutes.iter().map(|m| m.minute).collect::<Vec<i64>>())
+        .bind(minutes.iter().map(|m| m.shares).collect::<Vec<i64>>())
+        .bind(minutes.iter().map(|m| m.difficulty).collect::<Vec<f64>>())
+        .bind(minutes.iter().map(|m| m.blocks).collect::<Vec<f64>>())
         .execute(&mut *tx)
         .await?;
     tx.commit().await

@@ -1,8 +1,10 @@
-//! Work per minute, address and worker (`share_minutes`), kept with the
-//! shares: every batch the writer commits adds its sums here in the same
-//! transaction. Stats read whole minutes from here and only the partial
-//! minutes at a span's edges from `shares`, so the answer is the one the
-//! shares alone would give, at the cost of the minutes in the span.
+//! Work per minute, address and worker (`share_minutes`) and of the whole
+//! pool (`pool_minutes`), kept with the shares: every batch the writer
+//! commits adds its sums to both in the same transaction. Stats read whole
+//! minutes from these and only the partial minutes at a span's edges from
+//! `shares`, so the answer is the one the shares alone would give, at the
+//! cost of the minutes in the span: a pool-wide day is 1 440 rows however
+//! many shares it had.
 
 use super::records::NewShare;
 use std::collections::BTreeMap;
@@ -48,6 +50,36 @@ pub(super) fn minute_sums(shares: &[NewShare]) -> Vec<MinuteSums> {
         entry.last_ms = entry.last_ms.max(share.time_ms);
     }
     sums.into_values().collect()
+}
+
+/// One minute of the whole pool: the batch's sums over every address.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct PoolMinute {
+    pub minute: i64,
+    pub shares: i64,
+    pub difficulty: f64,
+    pub blocks: f64,
+}
+
+/// `sums` (sorted by minute first) added up per minute, in minute order.
+pub(super) fn pool_minutes(sums: &[MinuteSums]) -> Vec<PoolMinute> {
+    let mut minutes: Vec<PoolMinute> = Vec::new();
+    for sum in sums {
+        match minutes.last_mut() {
+            Some(last) if last.minute == sum.minute => {
+                last.shares += sum.shares;
+                last.difficulty += sum.difficulty;
+                last.blocks += sum.blocks;
+            }
+            _ => minutes.push(PoolMinute {
+                minute: sum.minute,
+                shares: sum.shares,
+                difficulty: sum.difficulty,
+                blocks: sum.blocks,
+            }),
+        }
+    }
+    minutes
 }
 
 /// How a span `[from_ms, to_ms)` is read: whole minutes `[minutes.0,
@@ -124,6 +156,11 @@ mod tests {
             ]
         );
         assert_eq!(sums[0].blocks, 1.0);
+        let pool: Vec<(i64, i64, f64)> = pool_minutes(&sums)
+            .iter()
+            .map(|minute| (minute.minute, minute.shares, minute.difficulty))
+            .collect();
+        assert_eq!(pool, [(1, 2, 4.0), (2, 2, 10.0)]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::error::redact_url;
 use super::records::NewShare;
-use super::rollup::minute_sums;
+use super::rollup::{minute_sums, pool_minutes};
 use super::{LedgerError, LedgerOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -86,6 +86,12 @@ const UPSERT_MINUTES_TAIL: &str = " ON CONFLICT (minute, address, worker) DO UPD
      blocks = share_minutes.blocks + excluded.blocks, \
      last_ms = MAX(share_minutes.last_ms, excluded.last_ms)";
 
+const UPSERT_POOL_MINUTE: &str = "INSERT INTO pool_minutes (minute, shares, difficulty, blocks) \
+     VALUES (?, ?, ?, ?) ON CONFLICT (minute) DO UPDATE SET \
+     shares = pool_minutes.shares + excluded.shares, \
+     difficulty = pool_minutes.difficulty + excluded.difficulty, \
+     blocks = pool_minutes.blocks + excluded.blocks";
+
 fn upsert_minutes_sql(rows: usize) -> String {
     let mut sql = String::from(
         "INSERT INTO share_minutes (minute, address, worker, shares, difficulty, blocks, last_ms) VALUES ",
@@ -142,6 +148,16 @@ pub(super) async fn insert_shares(
                 .bind(sum.last_ms);
         }
         query.execute(&mut *tx).await?;
+    }
+    // A batch spans a minute or two: one statement each.
+    for minute in pool_minutes(&sums) {
+        sqlx::query(UPSERT_POOL_MINUTE)
+            .bind(minute.minute)
+            .bind(minute.shares)
+            .bind(minute.difficulty)
+            .bind(minute.blocks)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await
 }
