@@ -87,7 +87,10 @@ async fn the_api_returns_what_the_ledger_and_the_live_state_hold() {
         let shares = pool.shares().await;
         let (_, view) = json(&pool, "/api/pool").await;
         let rows = Some(shares.len() as u64);
-        if view["shares_accepted"].as_u64() == rows && view["round"]["shares"].as_u64() == rows {
+        if view["shares_accepted"].as_u64() == rows
+            && view["round"]["shares"].as_u64() == rows
+            && view["hashrate"]["5m"] == view["hashrate"]["1h"]
+        {
             break (shares, view);
         }
         assert!(
@@ -136,9 +139,10 @@ async fn the_api_returns_what_the_ledger_and_the_live_state_hold() {
         "a young pool: the same span"
     );
 
-    // Per worker: the board's counts equal the ledger's rows exactly (a
-    // share still committing when the miners left may land a moment
-    // later: read both until they agree, within a bound).
+    // Per worker: the board's counts and the ledger's 24 h sums equal the
+    // ledger's rows exactly (a share still committing when the miners left
+    // lands in the ledger a moment before the board counts it: read all
+    // three until they agree, within a bound).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let (rows, miner_view) = loop {
         let mut rows: BTreeMap<(String, String), u64> = BTreeMap::new();
@@ -149,28 +153,32 @@ async fn the_api_returns_what_the_ledger_and_the_live_state_hold() {
         }
         let (status, miner_view) = json(&pool, &format!("/api/miner/{alice}")).await;
         assert_eq!(status, 200);
-        let board: Vec<(String, u64)> = miner_view["workers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|w| {
-                (
-                    w["name"].as_str().unwrap().to_string(),
-                    w["accepted"].as_u64().unwrap(),
-                )
-            })
-            .collect();
+        let counts = |field: &str| -> Vec<(String, u64)> {
+            miner_view["workers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| {
+                    (
+                        w["name"].as_str().unwrap().to_string(),
+                        w[field].as_u64().unwrap(),
+                    )
+                })
+                .collect()
+        };
+        // The live board and the ledger's 24 h sums, read in one view.
+        let (board, day) = (counts("accepted"), counts("shares_24h"));
         let ledger: Vec<(String, u64)> = rows
             .iter()
             .filter(|((address, _), _)| *address == alice)
             .map(|((_, worker), count)| (worker.clone(), *count))
             .collect();
-        if board == ledger {
+        if board == ledger && day == ledger {
             break (rows, miner_view);
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "board {board:?} never matched the ledger {ledger:?}"
+            "board {board:?} and 24 h sums {day:?} never matched the ledger {ledger:?}"
         );
         tokio::time::sleep(e2e::POLL).await;
     };

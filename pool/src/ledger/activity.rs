@@ -3,7 +3,7 @@
 //! work (progress and luck). Work is difficulty-weighted: a share of
 //! difficulty d stands for d × 2^32 hashes.
 
-use super::db::with_pool;
+use super::db::{only_row, with_pool};
 use super::rollup::{self, Span, MINUTE_MS};
 use super::{Ledger, LedgerError};
 use sqlx::Row;
@@ -70,9 +70,10 @@ impl Ledger {
     pub async fn first_share_ms(&self) -> Result<Option<i64>, LedgerError> {
         with_pool!(&self.inner.db, pool => {
             sqlx::query_scalar("SELECT MIN(time_ms) FROM shares")
-                .fetch_one(pool)
+                .fetch_all(pool)
                 .await
                 .map_err(LedgerError::Query)
+                .and_then(only_row)
         })
     }
 
@@ -101,8 +102,8 @@ impl Ledger {
             if let Some(address) = address {
                 query = query.bind(address);
             }
-            let row = query.fetch_one(pool).await.map_err(LedgerError::Query)?;
-            work_from_row(&row)
+            let rows = query.fetch_all(pool).await.map_err(LedgerError::Query)?;
+            work_from_row(&only_row(rows)?)
         })?;
         if let Some((first, last)) = span.minutes {
             let sql = match address {
@@ -119,8 +120,8 @@ impl Ledger {
                 if let Some(address) = address {
                     query = query.bind(address);
                 }
-                let row = query.fetch_one(pool).await.map_err(LedgerError::Query)?;
-                work_from_row(&row)
+                let rows = query.fetch_all(pool).await.map_err(LedgerError::Query)?;
+                work_from_row(&only_row(rows)?)
             })?;
             work.add(&minutes);
         }
@@ -129,7 +130,7 @@ impl Ledger {
 
     /// Accepted work per bucket of `bucket_ms` from `from_ms` on, oldest
     /// first: `(bucket start, work)`, only buckets with shares. Buckets of
-    /// whole minutes are read from `share_minutes` (and the partial
+    /// whole minutes are read from the per-minute sums (and the partial
     /// first minute from `shares`).
     pub async fn work_by_bucket(
         &self,
@@ -154,31 +155,29 @@ impl Ledger {
             "SELECT time_ms / $3 AS bucket, {WORK_COLUMNS} FROM shares \
              WHERE time_ms >= $1 AND time_ms < $2 {filter} GROUP BY time_ms / $3"
         );
-        let mut buckets: BTreeMap<i64, Work> = BTreeMap::new();
-        with_pool!(&self.inner.db, pool => {
-            let mut query = sqlx::query(&raw).bind(from_ms).bind(raw_to).bind(bucket_ms);
-            if let Some(address) = address {
-                query = query.bind(address);
-            }
-            let rows = query.fetch_all(pool).await.map_err(LedgerError::Query)?;
-            for row in &rows {
-                let bucket: i64 = row.try_get("bucket").map_err(LedgerError::Query)?;
-                buckets.entry(bucket).or_default().add(&work_from_row(row)?);
-            }
-            Ok::<(), LedgerError>(())
-        })?;
+        // Whole-minute buckets: minute / (bucket_ms / MINUTE_MS) is the
+        // same bucket as time_ms / bucket_ms.
+        let mut parts = vec![(raw, from_ms, raw_to, bucket_ms)];
         if let Some(first) = minutes_from {
-            let per_bucket = bucket_ms / MINUTE_MS;
-            let (table, filter) = match address {
-                Some(_) => ("share_minutes", "AND address = $3"),
-                None => ("pool_minutes", ""),
+            let table = if address.is_some() {
+                "share_minutes"
+            } else {
+                "pool_minutes"
             };
-            let sql = format!(
-                "SELECT minute / $2 AS bucket, {MINUTE_COLUMNS} FROM {table} \
-                 WHERE minute >= $1 {filter} GROUP BY minute / $2"
-            );
+            parts.push((
+                format!(
+                    "SELECT minute / $3 AS bucket, {MINUTE_COLUMNS} FROM {table} \
+                     WHERE minute >= $1 AND minute < $2 {filter} GROUP BY minute / $3"
+                ),
+                first,
+                i64::MAX,
+                bucket_ms / MINUTE_MS,
+            ));
+        }
+        let mut buckets: BTreeMap<i64, Work> = BTreeMap::new();
+        for (sql, lower, upper, divisor) in &parts {
             with_pool!(&self.inner.db, pool => {
-                let mut query = sqlx::query(&sql).bind(first).bind(per_bucket);
+                let mut query = sqlx::query(sql).bind(lower).bind(upper).bind(divisor);
                 if let Some(address) = address {
                     query = query.bind(address);
                 }
@@ -211,51 +210,39 @@ impl Ledger {
             "SELECT worker, MAX(time_ms) AS last_share_ms, {WORK_COLUMNS} FROM shares \
              WHERE address = $1 AND time_ms >= $2 AND time_ms < $3 GROUP BY worker"
         );
-        let mut workers: BTreeMap<String, WorkerWork> = BTreeMap::new();
-        let mut merge = |worker: String, last_share_ms: i64, work: Work| {
-            let entry = workers.entry(worker.clone()).or_insert(WorkerWork {
-                worker,
-                work: Work::default(),
-                last_share_ms,
-            });
-            entry.work.add(&work);
-            entry.last_share_ms = entry.last_share_ms.max(last_share_ms);
-        };
-        with_pool!(&self.inner.db, pool => {
-            let rows = sqlx::query(&raw)
-                .bind(address)
-                .bind(from_ms)
-                .bind(raw_to)
-                .fetch_all(pool)
-                .await
-                .map_err(LedgerError::Query)?;
-            for row in &rows {
-                merge(
-                    row.try_get("worker").map_err(LedgerError::Query)?,
-                    row.try_get("last_share_ms").map_err(LedgerError::Query)?,
-                    work_from_row(row)?,
-                );
-            }
-            Ok::<(), LedgerError>(())
-        })?;
+        let mut parts = vec![(raw, from_ms, raw_to)];
         if let Some((first, _)) = span.minutes {
-            let sql = format!(
-                "SELECT worker, MAX(last_ms) AS last_share_ms, {MINUTE_COLUMNS} FROM share_minutes \
-                 WHERE address = $1 AND minute >= $2 GROUP BY worker"
-            );
+            parts.push((
+                format!(
+                    "SELECT worker, MAX(last_ms) AS last_share_ms, {MINUTE_COLUMNS} \
+                     FROM share_minutes WHERE address = $1 AND minute >= $2 AND minute < $3 \
+                     GROUP BY worker"
+                ),
+                first,
+                i64::MAX,
+            ));
+        }
+        let mut workers: BTreeMap<String, WorkerWork> = BTreeMap::new();
+        for (sql, lower, upper) in &parts {
             with_pool!(&self.inner.db, pool => {
-                let rows = sqlx::query(&sql)
+                let rows = sqlx::query(sql)
                     .bind(address)
-                    .bind(first)
+                    .bind(lower)
+                    .bind(upper)
                     .fetch_all(pool)
                     .await
                     .map_err(LedgerError::Query)?;
                 for row in &rows {
-                    merge(
-                        row.try_get("worker").map_err(LedgerError::Query)?,
-                        row.try_get("last_share_ms").map_err(LedgerError::Query)?,
-                        work_from_row(row)?,
-                    );
+                    let worker: String = row.try_get("worker").map_err(LedgerError::Query)?;
+                    let last_share_ms: i64 =
+                        row.try_get("last_share_ms").map_err(LedgerError::Query)?;
+                    let entry = workers.entry(worker.clone()).or_insert(WorkerWork {
+                        worker,
+                        work: Work::default(),
+                        last_share_ms,
+                    });
+                    entry.work.add(&work_from_row(row)?);
+                    entry.last_share_ms = entry.last_share_ms.max(last_share_ms);
                 }
                 Ok::<(), LedgerError>(())
             })?;

@@ -66,6 +66,16 @@ macro_rules! with_pool {
 }
 pub(super) use with_pool;
 
+/// The one row an aggregate returns, read with `fetch_all`: `fetch_one`
+/// leaves SQLite's statement un-reset until its worker thread gets to it,
+/// so that connection may keep reading an old snapshot (sqlx #2543) and
+/// two reads in one page view could disagree.
+pub(super) fn only_row<T>(rows: Vec<T>) -> Result<T, super::LedgerError> {
+    rows.into_iter()
+        .next()
+        .ok_or(super::LedgerError::Query(sqlx::Error::RowNotFound))
+}
+
 const UPSERT_BLOCK: &str = "INSERT INTO blocks \
      (node, height, hash, address, worker, coinbase_value_sat, time_ms, raw_hex, answers, accepted, mode) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \

@@ -1,6 +1,6 @@
 //! Balances: the sum of each address's moves in the journal.
 
-use super::super::db::with_pool;
+use super::super::db::{only_row, with_pool};
 use super::super::{Ledger, LedgerError};
 use sqlx::Row;
 
@@ -42,9 +42,10 @@ impl Ledger {
         with_pool!(&self.inner.db, pool => {
             sqlx::query_scalar(BALANCE_OF)
                 .bind(address)
-                .fetch_one(pool)
+                .fetch_all(pool)
                 .await
                 .map_err(LedgerError::Query)
+                .and_then(only_row)
         })
     }
 }

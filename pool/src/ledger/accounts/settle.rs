@@ -2,7 +2,7 @@
 //! accepted; a payout run moves the unsettled ones into the balance
 //! journal, one move per miner per settlement.
 
-use super::super::db::with_pool;
+use super::super::db::{only_row, with_pool};
 use super::super::{Ledger, LedgerError};
 use super::unix_millis;
 use sqlx::Row;
@@ -79,9 +79,10 @@ impl Ledger {
             )
             .bind(address)
             .bind(false)
-            .fetch_one(pool)
+            .fetch_all(pool)
             .await
-            .map_err(LedgerError::Query)?;
+            .map_err(LedgerError::Query)
+            .and_then(only_row)?;
             super::sats("shares", 0, "credit_sat", total)
         })
     }
