@@ -1,7 +1,7 @@
 //! The record of alerts: what was sent to which webhook, and how each
 //! delivery went.
 
-use super::db::with_pool;
+use super::db::{first_row, only_row, with_pool};
 use super::{Ledger, LedgerError};
 use sqlx::Row;
 
@@ -56,9 +56,10 @@ impl Ledger {
         with_pool!(&self.inner.db, pool => {
             sqlx::query_as("SELECT url, updated_ms FROM miner_webhooks WHERE address = $1")
                 .bind(address)
-                .fetch_optional(pool)
+                .fetch_all(pool)
                 .await
                 .map_err(LedgerError::Query)
+                .map(first_row)
         })
     }
 
@@ -80,9 +81,10 @@ impl Ledger {
                 .bind(url)
                 .bind(payload)
                 .bind(created_ms)
-                .fetch_one(pool)
+                .fetch_all(pool)
                 .await
                 .map_err(LedgerError::Query)
+                .and_then(only_row)
         })
     }
 

@@ -76,6 +76,12 @@ pub(super) fn only_row<T>(rows: Vec<T>) -> Result<T, super::LedgerError> {
         .ok_or(super::LedgerError::Query(sqlx::Error::RowNotFound))
 }
 
+/// A lookup's row, if any, read with `fetch_all` for the same reason (the
+/// queries it serves return at most one row).
+pub(super) fn first_row<T>(rows: Vec<T>) -> Option<T> {
+    rows.into_iter().next()
+}
+
 const UPSERT_BLOCK: &str = "INSERT INTO blocks \
      (node, height, hash, address, worker, coinbase_value_sat, time_ms, raw_hex, answers, accepted, mode) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \

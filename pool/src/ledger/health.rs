@@ -24,7 +24,7 @@ impl Ledger {
     pub async fn ping(&self, timeout: Duration) -> Result<(), PingError> {
         let query = async {
             with_pool!(&self.inner.db, pool => {
-                sqlx::query(PING).fetch_optional(pool).await.map(|_| ())
+                sqlx::query(PING).fetch_all(pool).await.map(|_| ())
             })
         };
         match tokio::time::timeout(timeout, query).await {

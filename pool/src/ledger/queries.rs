@@ -1,7 +1,7 @@
 //! Reads: counts and the newest rows, decoded the same way from both
 //! backends (the column types are chosen so they decode alike).
 
-use super::db::{with_pool, Db};
+use super::db::{only_row, with_pool, Db};
 use super::records::{parse_mode, BlockStatus, StoredBlock, StoredShare};
 use super::LedgerError;
 use sqlx::{ColumnIndex, Database, Decode, Row, Type};
@@ -19,9 +19,10 @@ const NEWEST_BLOCKS: &str = "SELECT id, node, height, hash, address, worker, \
 
 pub(super) async fn share_count(db: &Db) -> Result<u64, LedgerError> {
     let count: i64 = with_pool!(db, pool => {
-        sqlx::query_scalar(COUNT_SHARES).fetch_one(pool).await
+        sqlx::query_scalar(COUNT_SHARES).fetch_all(pool).await
     })
-    .map_err(LedgerError::Query)?;
+    .map_err(LedgerError::Query)
+    .and_then(only_row)?;
     Ok(u64::try_from(count).unwrap_or(0))
 }
 

@@ -8,7 +8,7 @@
 //! Every transition is a conditional UPDATE on the block's status, so a
 //! repeated or concurrent run changes nothing the second time.
 
-use super::super::db::with_pool;
+use super::super::db::{first_row, with_pool};
 use super::super::records::{BlockStatus, StoredBlock};
 use super::super::{Ledger, LedgerError};
 use super::{sats, to_column, unix_millis};
@@ -146,9 +146,10 @@ impl Ledger {
         with_pool!(&self.inner.db, pool => {
             let row = sqlx::query(&sql)
                 .bind(hash)
-                .fetch_optional(pool)
+                .fetch_all(pool)
                 .await
-                .map_err(LedgerError::Query)?;
+                .map_err(LedgerError::Query)
+                .map(first_row)?;
             row.as_ref().map(super::super::queries::block_from_row).transpose()
         })
     }
@@ -159,9 +160,10 @@ impl Ledger {
         with_pool!(&self.inner.db, pool => {
             let row = sqlx::query(&sql)
                 .bind(id)
-                .fetch_optional(pool)
+                .fetch_all(pool)
                 .await
-                .map_err(LedgerError::Query)?;
+                .map_err(LedgerError::Query)
+                .map(first_row)?;
             row.as_ref().map(super::super::queries::block_from_row).transpose()
         })
     }
@@ -209,9 +211,10 @@ impl Ledger {
             Some(hash) => with_pool!(&self.inner.db, pool => {
                 sqlx::query_as(SHARE_OF_BLOCK)
                     .bind(&hash[..])
-                    .fetch_optional(pool)
+                    .fetch_all(pool)
                     .await
-                    .map_err(LedgerError::Query)?
+                    .map_err(LedgerError::Query)
+                    .map(first_row)?
             }),
             None => None,
         };
@@ -338,9 +341,10 @@ impl Ledger {
         let window: Option<(String, i32)> = with_pool!(&self.inner.db, pool => {
             sqlx::query_as(WINDOW_OF_BLOCK)
                 .bind(block_id)
-                .fetch_optional(pool)
+                .fetch_all(pool)
                 .await
-                .map_err(LedgerError::Query)?
+                .map_err(LedgerError::Query)
+                .map(first_row)?
         });
         let (total, fee_basis_points) = window.unwrap_or_default();
         let corrupt = |column, value: String| LedgerError::Corrupt {
