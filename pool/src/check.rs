@@ -133,8 +133,7 @@ async fn check_wallet(config: &Config) -> CheckLine {
         );
     };
     let probed =
-        match crate::payouts::BitcoindWallet::new(node, config.pool.network, &config.payout.wallet)
-        {
+        match crate::payouts::BitcoindWallet::new(node, config.pool.network, &config.payout) {
             Ok(wallet) => wallet.probe().await,
             Err(error) => Err(error.to_string()),
         };

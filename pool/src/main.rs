@@ -165,7 +165,7 @@ async fn payout_command(args: &PayoutArgs, log_level: Option<&str>) -> Result<Ex
     })?;
     let chain = BitcoindChain::new(node, config.pool.network)
         .map_err(|error| Failure::Usage(anyhow::anyhow!("{error}")))?;
-    let wallet = BitcoindWallet::new(node, config.pool.network, &config.payout.wallet)
+    let wallet = BitcoindWallet::new(node, config.pool.network, &config.payout)
         .map_err(|error| Failure::Usage(anyhow::anyhow!("{error}")))?;
     let ledger = pool::ledger::Ledger::open(&config.database.url)
         .await

@@ -733,6 +733,19 @@ fn chain_simnet_database_and_listen_rules() {
 }
 
 #[test]
+fn a_fee_target_outside_the_estimators_range_is_refused() {
+    for (target, valid) in [(0, false), (1, true), (1_008, true), (1_009, false)] {
+        let mut config = example();
+        config.payout.conf_target = target;
+        let outcome = config.validate();
+        assert_eq!(outcome.is_ok(), valid, "conf_target {target}: {outcome:?}");
+        if let Err(error) = outcome {
+            assert!(error.to_string().contains("payout.conf_target"), "{error}");
+        }
+    }
+}
+
+#[test]
 fn every_problem_is_reported_at_once() {
     let mut config = example();
     config.pool.fee_percent = 100.0;

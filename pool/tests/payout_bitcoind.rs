@@ -181,7 +181,11 @@ async fn a_real_wallet_pays_each_balance_exactly_once() {
         .await
         .unwrap();
     let chain = BitcoindChain::new(&node.config(), PoolNetwork::Regtest).unwrap();
-    let wallet = BitcoindWallet::new(&node.config(), PoolNetwork::Regtest, "pool").unwrap();
+    let payout_config = pool::config::PayoutConfig {
+        wallet: "pool".to_string(),
+        ..Default::default()
+    };
+    let wallet = BitcoindWallet::new(&node.config(), PoolNetwork::Regtest, &payout_config).unwrap();
     let settings = RunSettings {
         credit: CreditSettings {
             mode: PayoutMode::Pps,

@@ -193,6 +193,12 @@ async fn a_run_pays_once_with_the_batch_id_as_comment() {
         )),
         "{stdout}"
     );
+    // Replace-by-fee, the default target, and the pool pays the fee.
+    let params = &setup.node.calls("sendmany")[0];
+    assert_eq!(
+        (&params[4], &params[5], &params[6]),
+        (&json!([]), &json!(true), &json!(6))
+    );
     let (output, stdout) = setup.run(&[]).await;
     assert!(output.status.success(), "{stdout}");
     assert!(stdout.contains("paid nobody"), "{stdout}");
@@ -214,6 +220,24 @@ async fn a_run_pays_once_with_the_batch_id_as_comment() {
     let batch = ledger.batch(&sent[0].comment).await.unwrap().unwrap();
     assert_eq!(batch.state, BatchState::Confirmed);
     ledger.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn miners_can_be_made_to_pay_the_fee_at_a_chosen_target() {
+    let setup = setup("pps").await;
+    // The config's last section is [payout].
+    let mut text = std::fs::read_to_string(&setup.config).unwrap();
+    text.push_str("fee_from_miners = true\nconf_target = 2\n");
+    std::fs::write(&setup.config, text).unwrap();
+    setup.credit(&[(1, 60_000), (2, 25_000)]).await;
+    let (output, stdout) = setup.run(&[]).await;
+    assert!(output.status.success(), "{stdout}");
+    let params = &setup.node.calls("sendmany")[0];
+    // Every output shares the fee (lines come in address order).
+    let mut miners = [address(1), address(2)];
+    miners.sort();
+    assert_eq!(params[4], json!(miners));
+    assert_eq!(params[6], json!(2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -347,6 +347,14 @@ pub struct PayoutConfig {
     /// The wallet of the first `[[bitcoind]]` that pays ("" for the
     /// node's default wallet).
     pub wallet: String,
+    /// Take the payment's network fee from the miners' payouts, shared in
+    /// proportion to their amounts (Core's `subtractfeefrom`); otherwise
+    /// the pool's wallet pays it on top.
+    pub fee_from_miners: bool,
+    /// Blocks the payment's fee aims to confirm within (Core's
+    /// `conf_target`). Payments always signal replace-by-fee, so a stuck
+    /// one can be bumped.
+    pub conf_target: u32,
 }
 
 impl Default for PayoutConfig {
@@ -357,6 +365,8 @@ impl Default for PayoutConfig {
             fpps_fee_window: 120,
             maturity: 100,
             wallet: String::new(),
+            fee_from_miners: false,
+            conf_target: 6,
         }
     }
 }

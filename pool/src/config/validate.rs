@@ -321,6 +321,14 @@ fn check_payout(payout: &super::PayoutConfig, problems: &mut Vec<Invalid>) {
             "must be at least 1 template",
         ));
     }
+    // Bitcoin Core's fee estimator answers for 1 to 1008 blocks.
+    if !(1..=1_008).contains(&payout.conf_target) {
+        problems.push(Invalid::new(
+            "payout.conf_target",
+            payout.conf_target.to_string(),
+            "must be 1 to 1008 blocks (what Bitcoin Core's fee estimator covers)",
+        ));
+    }
     if payout.maturity == 0 {
         problems.push(Invalid::new(
             "payout.maturity",

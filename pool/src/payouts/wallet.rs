@@ -1,7 +1,7 @@
 //! The pool's wallet, as a payout needs it: send many outputs in one
 //! transaction with a comment, and find a transaction by that comment.
 
-use crate::config::{BitcoindConfig, Network};
+use crate::config::{BitcoindConfig, Network, PayoutConfig};
 use crate::ledger::accounts::PayoutLine;
 use crate::template::bitcoind::{NodeRpc, RpcError};
 use bitcoin::Amount;
@@ -64,6 +64,8 @@ pub trait Wallet: Send + Sync {
 #[derive(Debug)]
 pub struct BitcoindWallet {
     rpc: Arc<NodeRpc>,
+    fee_from_miners: bool,
+    conf_target: u32,
 }
 
 /// How far back `listtransactions` looks for an unfinished batch: the
@@ -71,18 +73,27 @@ pub struct BitcoindWallet {
 const RECENT_TRANSACTIONS: u32 = 1_000;
 
 impl BitcoindWallet {
+    /// The wallet `payout.wallet` of `node`, paying as `payout` says.
     pub fn new(
         node: &BitcoindConfig,
         network: Network,
-        wallet: &str,
+        payout: &PayoutConfig,
     ) -> Result<BitcoindWallet, WalletError> {
         let mut node = node.clone();
-        if !wallet.is_empty() {
-            node.url = format!("{}/wallet/{wallet}", node.url.trim_end_matches('/'));
+        if !payout.wallet.is_empty() {
+            node.url = format!(
+                "{}/wallet/{}",
+                node.url.trim_end_matches('/'),
+                payout.wallet
+            );
         }
         let rpc = NodeRpc::new(&node, network, Duration::from_secs(120))
             .map_err(|error| WalletError::Refused(error.to_string()))?;
-        Ok(BitcoindWallet { rpc: Arc::new(rpc) })
+        Ok(BitcoindWallet {
+            rpc: Arc::new(rpc),
+            fee_from_miners: payout.fee_from_miners,
+            conf_target: payout.conf_target,
+        })
     }
 
     async fn call(&self, method: &'static str, params: Vec<Value>) -> Result<Value, RpcError> {
@@ -145,6 +156,31 @@ fn status_of(answer: &Value) -> Option<PaymentStatus> {
                     .any(|detail| detail.get("abandoned") == Some(&Value::Bool(true)))
             }),
     })
+}
+
+/// `sendmany`'s parameters: the amounts, the batch id as comment, who pays
+/// the fee (every output's address, or none: the wallet), replace-by-fee
+/// on, and the confirmation target.
+fn send_many_params(
+    lines: &[PayoutLine],
+    comment: &str,
+    fee_from_miners: bool,
+    conf_target: u32,
+) -> Vec<Value> {
+    let subtract_from: Vec<&str> = if fee_from_miners {
+        lines.iter().map(|line| line.address.as_str()).collect()
+    } else {
+        Vec::new()
+    };
+    vec![
+        json!(""),
+        amounts(lines),
+        json!(1),
+        json!(comment),
+        json!(subtract_from),
+        json!(true),
+        json!(conf_target),
+    ]
 }
 
 /// The txids of the `listtransactions` entries carrying `comment`, in
@@ -242,7 +278,7 @@ impl Wallet for BitcoindWallet {
             let answer = self
                 .call(
                     "sendmany",
-                    vec![json!(""), amounts(lines), json!(1), json!(comment)],
+                    send_many_params(lines, comment, self.fee_from_miners, self.conf_target),
                 )
                 .await
                 .map_err(classify)?;
@@ -257,6 +293,28 @@ impl Wallet for BitcoindWallet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sendmany_signals_rbf_with_the_target_and_who_pays_the_fee() {
+        let lines = [
+            PayoutLine {
+                address: "bcrt1qa".into(),
+                amount_sat: 50_000,
+            },
+            PayoutLine {
+                address: "bcrt1qb".into(),
+                amount_sat: 70_000,
+            },
+        ];
+        let pool_pays = send_many_params(&lines, "pool-payout-1", false, 6);
+        assert_eq!(
+            Value::Array(pool_pays),
+            json!(["", {"bcrt1qa": 0.0005, "bcrt1qb": 0.0007}, 1, "pool-payout-1", [], true, 6])
+        );
+        let miners_pay = send_many_params(&lines, "pool-payout-1", true, 2);
+        assert_eq!(miners_pay[4], json!(["bcrt1qa", "bcrt1qb"]));
+        assert_eq!(miners_pay[6], json!(2));
+    }
 
     #[test]
     fn a_status_is_read_from_gettransaction() {
