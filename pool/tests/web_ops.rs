@@ -1,12 +1,16 @@
 //! What operators point their tools at: `/metrics` (Prometheus text, with
 //! counters that match what a miner really did), `/health` (200, then 503
 //! with the reason when templates stop, bitcoind goes away or the database
-//! breaks) and `[log] format = "json"`. Everything on 127.0.0.1.
+//! breaks, SQLite or PostgreSQL) and `[log] format = "json"`. Everything on
+//! 127.0.0.1.
 
 mod support;
 
 #[path = "support/e2e.rs"]
 mod e2e;
+#[path = "support/ledger_backend.rs"]
+#[allow(dead_code)] // its write-blocking helpers serve the ledger tests
+mod ledger_backend;
 #[path = "support/pool_process.rs"]
 mod pool_process;
 #[path = "support/prometheus_text.rs"]
@@ -14,6 +18,7 @@ mod prometheus_text;
 
 use bitcoin::Block;
 use e2e::{accepted, error_code, regtest_address, wait_until_async, RawClient, Scratch, STEP};
+use ledger_backend::{Backend, TestDb};
 use pool::app::Pool;
 use pool::config::{ChainConfig, Config, Network};
 use pool::server::stats::Reject;
@@ -328,9 +333,68 @@ async fn health_is_ok_on_a_running_pool_and_503_once_templates_stop() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn health_names_a_broken_database_and_failing_writes_then_recovers() {
+async fn health_names_a_broken_sqlite_database_and_failing_writes_then_recovers() {
+    ledger_backend::run(
+        Backend::Sqlite,
+        "ops-database",
+        broken_database_then_recovery,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_names_a_broken_postgres_database_and_failing_writes_then_recovers() {
+    ledger_backend::run(
+        Backend::Postgres,
+        "ops-database",
+        broken_database_then_recovery,
+    )
+    .await;
+}
+
+/// A connection of the test's own to the pool's database.
+enum Other {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl Other {
+    async fn connect(db: &TestDb) -> Other {
+        match db.backend {
+            Backend::Sqlite => Other::Sqlite(
+                sqlx::SqliteConnection::connect(&db.url)
+                    .await
+                    .expect("open the pool's database"),
+            ),
+            Backend::Postgres => Other::Postgres(
+                sqlx::PgConnection::connect(&db.url)
+                    .await
+                    .expect("connect to the pool's database"),
+            ),
+        }
+    }
+
+    async fn execute(&mut self, sql: &str) {
+        match self {
+            Other::Sqlite(connection) => sqlx::raw_sql(sql).execute(connection).await.map(drop),
+            Other::Postgres(connection) => sqlx::raw_sql(sql).execute(connection).await.map(drop),
+        }
+        .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    }
+
+    async fn close(self) {
+        match self {
+            Other::Sqlite(connection) => connection.close().await,
+            Other::Postgres(connection) => connection.close().await,
+        }
+        .expect("close");
+    }
+}
+
+async fn broken_database_then_recovery(db: TestDb) {
     let scratch = Scratch::new("ops-database");
-    let config = config(&scratch);
+    let mut config = config(&scratch);
+    config.database.url = db.url.clone();
     let (pool, _source) = simnet_pool(&config).await;
     let web = pool.web_addr();
     health_until(web, "/health 200", |reply| reply.status == 200).await;
@@ -338,16 +402,13 @@ async fn health_names_a_broken_database_and_failing_writes_then_recovers() {
     let mut miner = RawClient::miner(pool.stratum_addr(), &user).await;
     let job = miner.latest_job();
 
-    // Another client of the same file takes the shares table away: every
-    // query and write of the pool's on it now fails.
-    let mut other = sqlx::SqliteConnection::connect(&config.database.url)
-        .await
-        .expect("open the pool's database");
-    sqlx::query("ALTER TABLE shares RENAME TO shares_away")
-        .execute(&mut other)
-        .await
-        .expect("rename the shares table");
-
+    // Another client of the same database takes the shares table away:
+    // every query and write of the pool's on it now fails (PostgreSQL
+    // re-plans its cached statements, and finds no table either).
+    let mut other = Other::connect(&db).await;
+    other
+        .execute("ALTER TABLE shares RENAME TO shares_away")
+        .await;
     let down = health_until(web, "/health 503 for the database", |reply| {
         reply.status == 503
     })
@@ -391,11 +452,10 @@ async fn health_names_a_broken_database_and_failing_writes_then_recovers() {
     assert_eq!(value(&metrics, "pool_database_up", &[]), Some(0.0));
 
     // The table back and one share written: healthy again.
-    sqlx::query("ALTER TABLE shares_away RENAME TO shares")
-        .execute(&mut other)
-        .await
-        .expect("rename the shares table back");
-    other.close().await.expect("close");
+    other
+        .execute("ALTER TABLE shares_away RENAME TO shares")
+        .await;
+    other.close().await;
     let share = miner.grind(&job.job, None, SHARE_DIFFICULTY, None);
     assert!(accepted(&miner.submit(&user, &share).await));
     let ok = health_until(web, "/health 200 again", |reply| reply.status == 200).await;
