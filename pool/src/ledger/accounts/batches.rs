@@ -84,20 +84,23 @@ const INSERT_MOVE: &str = "INSERT INTO balance_moves \
 const BALANCE_OF: &str = "SELECT CAST(COALESCE(SUM(amount_sat), 0) AS BIGINT) FROM balance_moves \
      WHERE address = $1";
 
-const MARK_SENT: &str = "UPDATE payout_batches SET state = 'sent', txid = $1, note = $2, \
-     updated_ms = $3 WHERE id = $4 AND state = 'pending'";
+// Every state change binds the time as $1, the batch id as $2, the note
+// as $3, then its own values: `change_batch` runs them all.
 
-const MARK_CANCELLED: &str = "UPDATE payout_batches SET state = 'cancelled', note = $1, \
-     updated_ms = $2 WHERE id = $3 AND state = 'pending'";
+const MARK_SENT: &str = "UPDATE payout_batches SET state = 'sent', updated_ms = $1, note = $3, \
+     txid = $4 WHERE id = $2 AND state = 'pending'";
 
-const MARK_CONFIRMED: &str = "UPDATE payout_batches SET state = 'confirmed', note = $1, \
-     updated_ms = $2 WHERE id = $3 AND state = 'sent'";
+const MARK_CANCELLED: &str = "UPDATE payout_batches SET state = 'cancelled', updated_ms = $1, \
+     note = $3 WHERE id = $2 AND state = 'pending'";
 
-const MARK_REVERSED: &str = "UPDATE payout_batches SET state = 'reversed', note = $1, \
-     updated_ms = $2 WHERE id = $3 AND state = 'sent'";
+const MARK_CONFIRMED: &str = "UPDATE payout_batches SET state = 'confirmed', updated_ms = $1, \
+     note = $3 WHERE id = $2 AND state = 'sent'";
 
-const MARK_REPLACED: &str = "UPDATE payout_batches SET txid = $1, note = $2, updated_ms = $3 \
-     WHERE id = $4 AND state = 'sent' AND txid = $5";
+const MARK_REVERSED: &str = "UPDATE payout_batches SET state = 'reversed', updated_ms = $1, \
+     note = $3 WHERE id = $2 AND state = 'sent'";
+
+const MARK_REPLACED: &str = "UPDATE payout_batches SET updated_ms = $1, note = $3, txid = $4 \
+     WHERE id = $2 AND state = 'sent' AND txid = $5";
 
 /// `kind` tells a cancelled batch's give-back from a reversed one's; the
 /// journal's unique (kind, reference, address) makes each happen once.
@@ -226,15 +229,23 @@ impl Ledger {
         txid: &str,
         note: &str,
     ) -> Result<bool, LedgerError> {
+        self.change_batch(MARK_SENT, id, note, &[txid]).await
+    }
+
+    /// Runs one of the `MARK_*` changes; whether it changed the batch.
+    async fn change_batch(
+        &self,
+        sql: &str,
+        id: &str,
+        note: &str,
+        values: &[&str],
+    ) -> Result<bool, LedgerError> {
         with_pool!(&self.inner.db, pool => {
-            let done = sqlx::query(MARK_SENT)
-                .bind(txid)
-                .bind(note)
-                .bind(unix_millis())
-                .bind(id)
-                .execute(pool)
-                .await
-                .map_err(LedgerError::Query)?;
+            let mut query = sqlx::query(sql).bind(unix_millis()).bind(id).bind(note);
+            for value in values {
+                query = query.bind(*value);
+            }
+            let done = query.execute(pool).await.map_err(LedgerError::Query)?;
             Ok(done.rows_affected() == 1)
         })
     }
@@ -266,9 +277,9 @@ impl Ledger {
         with_pool!(db, pool => {
             let mut tx = pool.begin_with(begin).await.map_err(LedgerError::Query)?;
             let done = sqlx::query(mark)
-                .bind(why)
                 .bind(now)
                 .bind(id)
+                .bind(why)
                 .execute(&mut *tx)
                 .await
                 .map_err(LedgerError::Query)?;
@@ -289,16 +300,7 @@ impl Ledger {
 
     /// Sent → confirmed. False if it was not sent.
     pub async fn confirm_batch(&self, id: &str, note: &str) -> Result<bool, LedgerError> {
-        with_pool!(&self.inner.db, pool => {
-            let done = sqlx::query(MARK_CONFIRMED)
-                .bind(note)
-                .bind(unix_millis())
-                .bind(id)
-                .execute(pool)
-                .await
-                .map_err(LedgerError::Query)?;
-            Ok(done.rows_affected() == 1)
-        })
+        self.change_batch(MARK_CONFIRMED, id, note, &[]).await
     }
 
     /// A sent batch's transaction `old` was replaced (a fee bump) by
@@ -310,18 +312,8 @@ impl Ledger {
         new: &str,
     ) -> Result<bool, LedgerError> {
         let note = format!("{old} replaced by {new} in the wallet");
-        with_pool!(&self.inner.db, pool => {
-            let done = sqlx::query(MARK_REPLACED)
-                .bind(new)
-                .bind(&note)
-                .bind(unix_millis())
-                .bind(id)
-                .bind(old)
-                .execute(pool)
-                .await
-                .map_err(LedgerError::Query)?;
-            Ok(done.rows_affected() == 1)
-        })
+        self.change_batch(MARK_REPLACED, id, &note, &[new, old])
+            .await
     }
 
     /// One batch with its lines.
