@@ -93,7 +93,7 @@ pub fn pplns_split(
     shares: impl IntoIterator<Item = WindowShare>,
 ) -> Result<PplnsSplit, PayoutError> {
     let mut window = PplnsWindow::new(window_target)?;
-    window.window = window::walk(window_target, shares)?;
+    window.fill(shares)?;
     Ok(window.split(coinbase_value, fee))
 }
 
@@ -152,6 +152,20 @@ impl PplnsWindow {
     /// id, a share with a bad difficulty.
     pub fn push(&mut self, share: WindowShare) -> Result<(), PayoutError> {
         window::add(&mut self.window, self.target, share)
+    }
+
+    /// Pushes `shares` (newest first) until the window is full; no share
+    /// older than the one that fills it is read, so `shares` may be a lazy
+    /// cursor over a long history.
+    fn fill(&mut self, shares: impl IntoIterator<Item = WindowShare>) -> Result<(), PayoutError> {
+        let mut shares = shares.into_iter();
+        while !self.is_full() {
+            let Some(share) = shares.next() else {
+                break;
+            };
+            self.push(share)?;
+        }
+        Ok(())
     }
 
     /// The split of `coinbase_value` over the shares pushed: see

@@ -53,27 +53,16 @@ pub(crate) fn add(
     Ok(())
 }
 
-/// Sums `shares` (newest first) until their scores reach `target`; no
-/// share older than the one that fills the window is read, so `shares`
-/// may be a lazy cursor over a long history.
-pub(crate) fn walk(
-    target: Score,
-    shares: impl IntoIterator<Item = WindowShare>,
-) -> Result<Window, PayoutError> {
-    let mut window = Window::default();
-    let mut shares = shares.into_iter();
-    while !window.full {
-        let Some(share) = shares.next() else {
-            break;
-        };
-        add(&mut window, target, share)?;
-    }
-    Ok(window)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The window `pplns_split` walks: newest first, stopping once full.
+    fn walk(target: Score, shares: Vec<WindowShare>) -> Result<Window, PayoutError> {
+        let mut window = super::super::PplnsWindow::new(target)?;
+        window.fill(shares)?;
+        Ok(window.window)
+    }
 
     fn share(id: i64, address: &str, difficulty: f64, network_difficulty: f64) -> WindowShare {
         WindowShare {

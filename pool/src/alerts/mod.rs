@@ -84,7 +84,7 @@ impl Alerts {
             kind: "block_found",
             address: address.to_string(),
             worker: worker.to_string(),
-            time_ms: crate::server::unix_millis(),
+            time_ms: crate::clock::unix_millis(),
             last_share_ms: None,
             height: Some(height),
             hash: Some(hash.to_string()),

@@ -177,7 +177,7 @@ async fn send_with_retries(
                 status if status.is_success() => Ok(()),
                 status => Err(format!("HTTP {status}")),
             });
-        let delivered = outcome.is_ok().then(crate::server::unix_millis);
+        let delivered = outcome.is_ok().then(crate::clock::unix_millis);
         let error = outcome.as_ref().err().cloned().unwrap_or_default();
         if let Some(id) = id {
             if let Err(record) = ledger.alert_attempt(id, delivered, &error).await {

@@ -33,7 +33,7 @@ pub(super) async fn watch_workers(
             _ = ticker.tick() => {}
             _ = shutdown.wait_for(|&stop| stop) => return,
         }
-        let now = crate::server::unix_millis();
+        let now = crate::clock::unix_millis();
         let mut seen = HashSet::new();
         for (address, worker, live) in board.snapshot() {
             let key = (address, worker);

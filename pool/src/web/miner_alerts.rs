@@ -99,7 +99,7 @@ pub(super) async fn set(
     if let Err(refused) = acceptable(webhook, &state.alerts) {
         return answer(StatusCode::BAD_REQUEST, &format!("Not saved: {refused}."));
     }
-    let now = crate::server::unix_millis() / 1000;
+    let now = crate::clock::unix_millis() / 1000;
     if (now - settings.timestamp).abs() > CLOCK_SLACK_SECS {
         return answer(
             StatusCode::FORBIDDEN,
@@ -127,7 +127,7 @@ pub(super) async fn set(
     let url = (!webhook.is_empty()).then_some(webhook);
     match state
         .ledger
-        .set_miner_webhook(&address, url, crate::server::unix_millis())
+        .set_miner_webhook(&address, url, crate::clock::unix_millis())
         .await
     {
         Ok(()) => {

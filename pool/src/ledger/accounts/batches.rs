@@ -40,7 +40,8 @@ impl BatchState {
         }
     }
 
-    fn parse(text: &str) -> Option<BatchState> {
+    /// A state as the ledger stores it; anything else is corruption.
+    fn stored(text: String) -> Result<BatchState, LedgerError> {
         [
             BatchState::Pending,
             BatchState::Sent,
@@ -50,6 +51,12 @@ impl BatchState {
         ]
         .into_iter()
         .find(|state| state.name() == text)
+        .ok_or(LedgerError::Corrupt {
+            table: "payout_batches",
+            id: 0,
+            column: "state",
+            value: text,
+        })
     }
 }
 
@@ -148,12 +155,7 @@ impl Ledger {
                     let amount: i64 = row.try_get("amount_sat").map_err(LedgerError::Query)?;
                     Ok(Payment {
                         batch_id: row.try_get("id").map_err(LedgerError::Query)?,
-                        state: BatchState::parse(&state).ok_or_else(|| LedgerError::Corrupt {
-                            table: "payout_batches",
-                            id: 0,
-                            column: "state",
-                            value: state.clone(),
-                        })?,
+                        state: BatchState::stored(state)?,
                         txid: row.try_get("txid").map_err(LedgerError::Query)?,
                         amount_sat: sats("payouts", 0, "amount_sat", amount)?,
                         created_ms: row.try_get("created_ms").map_err(LedgerError::Query)?,
@@ -375,12 +377,7 @@ impl Ledger {
                     });
                 }
                 batches.push(PayoutBatch {
-                    state: BatchState::parse(&state).ok_or_else(|| LedgerError::Corrupt {
-                        table: "payout_batches",
-                        id: 0,
-                        column: "state",
-                        value: state.clone(),
-                    })?,
+                    state: BatchState::stored(state)?,
                     created_ms: row.try_get("created_ms").map_err(LedgerError::Query)?,
                     updated_ms: row.try_get("updated_ms").map_err(LedgerError::Query)?,
                     total_sat: sats("payout_batches", 0, "total_sat", total)?,
