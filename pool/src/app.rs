@@ -88,7 +88,8 @@ impl Pool {
         let address = config
             .pool_address()
             .map_err(|problem| StartError::Config(problem.to_string()))?;
-        let ledger = Ledger::open(&config.database.url).await?;
+        let ledger =
+            Ledger::open_with(&config.database.url, config.database.ledger_options()).await?;
         let server = Server::start(
             ServerSettings::from_config(config),
             JobSettings::from_config(config, address.script_pubkey()),

@@ -101,7 +101,10 @@ pub async fn check(config: &Config) -> Vec<CheckLine> {
             )),
         )),
     }
-    lines.push(check_database(&config.database.url));
+    let database = check_database(&config.database.url).await;
+    let reachable = !database.failed();
+    lines.push(database);
+    lines.push(check_ledger(&config.database.url, reachable).await);
     lines.push(CheckLine::from_result(
         "blocks dir",
         check_directory(&config.chain.blocks_dir),
@@ -141,21 +144,58 @@ async fn check_wallet(config: &Config) -> CheckLine {
 }
 
 /// `sqlite://path`: the file exists and opens for writing, or its
-/// directory takes a new file. Postgres waits for the ledger.
-fn check_database(url: &str) -> CheckLine {
+/// directory takes a new file. PostgreSQL: the server answers.
+async fn check_database(url: &str) -> CheckLine {
     let outcome = match url.split_once("://") {
         Some(("sqlite", path)) => match check_sqlite(Path::new(path)) {
             Ok(detail) => Outcome::Ok(detail),
             Err(reason) => Outcome::Failed(reason),
         },
-        Some(("postgres" | "postgresql", _)) => {
-            Outcome::Skipped("not checked until the ledger exists".to_string())
-        }
+        Some(("postgres" | "postgresql", _)) => match crate::ledger::inspect(url).await {
+            Ok(_) => Outcome::Ok("the server answers".to_string()),
+            Err(error) => Outcome::Failed(error.to_string()),
+        },
         _ => Outcome::Failed(format!(
             "cannot check {url:?}: not sqlite:// or postgres://"
         )),
     };
     CheckLine::new("database", outcome)
+}
+
+/// The ledger's schema: up to date, or which migrations the next start
+/// applies and what they will change (so an operator reviews them first).
+async fn check_ledger(url: &str, reachable: bool) -> CheckLine {
+    use crate::ledger::SchemaStatus;
+    if !reachable {
+        return CheckLine::new(
+            "ledger",
+            Outcome::Skipped("not checked: the database is not usable".to_string()),
+        );
+    }
+    let newest = crate::ledger::newest_schema_version();
+    let outcome = match crate::ledger::inspect(url).await {
+        Err(error) => Outcome::Failed(format!("cannot read the schema: {error}")),
+        Ok(SchemaStatus::Missing) => Outcome::Ok(format!(
+            "no ledger yet: the first start creates it at schema {newest}"
+        )),
+        Ok(SchemaStatus::Present { version, pending }) if pending.is_empty() => {
+            Outcome::Ok(format!("schema {version}, up to date"))
+        }
+        Ok(SchemaStatus::Present { version, pending }) => {
+            let migrations: Vec<String> = pending
+                .iter()
+                .map(|migration| match &migration.duplicates {
+                    Some(report) => format!("{} ({}): {report}", migration.version, migration.name),
+                    None => format!("{} ({})", migration.version, migration.name),
+                })
+                .collect();
+            Outcome::Ok(format!(
+                "schema {version}; the next start applies migration {}",
+                migrations.join("; migration ")
+            ))
+        }
+    };
+    CheckLine::new("ledger", outcome)
 }
 
 fn check_sqlite(path: &Path) -> Result<String, String> {
@@ -297,6 +337,11 @@ mod tests {
         assert!(address.ends_with(" on regtest)"), "{address}");
         let database = line(&lines, "database").to_string();
         assert!(database.contains("will be created in"), "{database}");
+        let ledger = line(&lines, "ledger").to_string();
+        assert!(
+            ledger.starts_with("ledger: ok (no ledger yet: the first start creates it"),
+            "{ledger}"
+        );
         std::fs::write(dir.join("pool.db"), b"").unwrap();
         let lines = check(&simnet_config(&dir)).await;
         assert!(line(&lines, "database")
@@ -321,13 +366,17 @@ mod tests {
         assert!(text.contains(&not_a_dir.display().to_string()), "{text}");
         assert!(line(&lines, "blocks dir").failed());
 
-        config.database.url = "postgres://pool@db/pool".to_string();
+        assert!(!line(&lines, "ledger").failed(), "not checked: {lines:?}");
+
+        // A server that does not answer is a failure, with its reason.
+        config.database.url = "postgres://pool@127.0.0.1:1/pool".to_string();
         let lines = check(&config).await;
-        assert_eq!(
-            line(&lines, "database").to_string(),
-            "database: not checked until the ledger exists"
+        let database = line(&lines, "database");
+        assert!(database.failed(), "{database}");
+        assert!(
+            database.to_string().contains("cannot open the database"),
+            "{database}"
         );
-        assert!(!line(&lines, "database").failed());
     }
 
     #[tokio::test]

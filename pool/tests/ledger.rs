@@ -126,8 +126,8 @@ async fn shares_keep_every_field(db: TestDb) {
     let ledger = open(&db).await;
     assert_eq!(
         ledger.schema_version(),
-        4,
-        "shares and blocks, payouts, alerts, share minutes"
+        5,
+        "shares and blocks, payouts, alerts, share minutes, unique share hashes"
     );
     let mut edge = share(255, u64::MAX);
     edge.address = "tb1q€ünïcode".to_string();
@@ -313,7 +313,7 @@ async fn acknowledged_shares_are_seen_by_a_fresh_open(db: TestDb) {
     assert_eq!(reopened.share_count().await.unwrap(), 50);
     assert_eq!(
         reopened.schema_version(),
-        4,
+        5,
         "migrations are not re-applied"
     );
     reopened.close().await;
@@ -447,7 +447,7 @@ async fn unwritable_database_fails_callers_then_recovers(db: TestDb) {
     let ledger = open_with(
         &db,
         LedgerOptions {
-            sqlite_busy_timeout: Duration::from_millis(200),
+            write_timeout: Duration::from_millis(200),
             ..LedgerOptions::default()
         },
     )
@@ -650,7 +650,7 @@ async fn a_version_one_ledger_upgrades_keeping_its_rows(db: TestDb) {
         }
     }
     let ledger = open(&db).await;
-    assert_eq!(ledger.schema_version(), 4);
+    assert_eq!(ledger.schema_version(), 5);
     // The old share was summed into its minute by the upgrade: a span of
     // whole minutes is read from those sums alone.
     let work = ledger.work(0, 60_000, None).await.unwrap();

@@ -219,6 +219,8 @@ pub struct StratumConfig {
     pub node_prefix: u8,
     /// The version bits miners may roll (BIP 310), hex.
     pub version_mask: String,
+    /// Workers one connection may authorize (proxies carry several).
+    pub max_workers_per_connection: usize,
     /// Seconds a new connection has to subscribe and authorize.
     pub handshake_timeout_secs: u64,
     /// Seconds without a line from a miner before it is disconnected.
@@ -238,6 +240,7 @@ impl Default for StratumConfig {
             extranonce2_size: 8,
             node_prefix: 0,
             version_mask: "1fffe000".to_string(),
+            max_workers_per_connection: 64,
             handshake_timeout_secs: 30,
             idle_timeout_secs: 900,
             max_connections: 0,
@@ -322,12 +325,26 @@ impl Default for SimnetConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     pub url: String,
+    /// Longest a ledger write may wait (a lock, a slow disk) before its
+    /// shares are answered "not recorded".
+    pub write_timeout_ms: u64,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
         DatabaseConfig {
             url: "sqlite://pool.db".to_string(),
+            write_timeout_ms: 5_000,
+        }
+    }
+}
+
+impl DatabaseConfig {
+    /// How the ledger is opened with these settings.
+    pub fn ledger_options(&self) -> crate::ledger::LedgerOptions {
+        crate::ledger::LedgerOptions {
+            write_timeout: std::time::Duration::from_millis(self.write_timeout_ms),
+            ..crate::ledger::LedgerOptions::default()
         }
     }
 }

@@ -17,6 +17,12 @@ pub const MIN_EXTRANONCE2: usize = 2;
 /// A new block must reach miners fast; polling is the fallback to ZMQ.
 pub const MAX_POLL_INTERVAL_MS: u64 = 500;
 
+/// Most workers one connection may be allowed to authorize.
+pub const MAX_WORKERS_PER_CONNECTION: usize = 4096;
+
+/// Shortest ledger write timeout: below it a busy disk fails honest writes.
+pub const MIN_WRITE_TIMEOUT_MS: u64 = 100;
+
 /// The share difficulties of `[stratum]`, checked.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DifficultyBounds {
@@ -52,6 +58,15 @@ impl Config {
             ));
         }
         check_database_url(&self.database.url, &mut problems);
+        if self.database.write_timeout_ms < MIN_WRITE_TIMEOUT_MS {
+            problems.push(Invalid::new(
+                "database.write_timeout_ms",
+                self.database.write_timeout_ms.to_string(),
+                format!(
+                    "must be at least {MIN_WRITE_TIMEOUT_MS} (a busy disk would fail honest writes)"
+                ),
+            ));
+        }
         check_payout(&self.payout, &mut problems);
         check_alerts(&self.alerts, &mut problems);
         if overlaps(self.stratum.listen, self.web.listen) {
@@ -181,6 +196,16 @@ fn check_stratum(stratum: &StratumConfig, problems: &mut Vec<Invalid>) {
     }
     if let Err(problem) = stratum.parsed_version_mask() {
         problems.push(problem);
+    }
+    if !(1..=MAX_WORKERS_PER_CONNECTION).contains(&stratum.max_workers_per_connection) {
+        problems.push(Invalid::new(
+            "stratum.max_workers_per_connection",
+            stratum.max_workers_per_connection.to_string(),
+            format!(
+                "must be 1 to {MAX_WORKERS_PER_CONNECTION} (each worker a connection holds \
+                 costs the pool memory without any proof of work)"
+            ),
+        ));
     }
     for (key, value) in [
         ("handshake_timeout_secs", stratum.handshake_timeout_secs),

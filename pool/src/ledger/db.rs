@@ -3,6 +3,7 @@
 
 use super::records::{NewBlock, NewShare};
 use super::{postgres, sqlite};
+use std::time::Duration;
 
 /// Which database a ledger writes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,20 +96,37 @@ impl Db {
         }
     }
 
-    /// Writes `shares` in one transaction.
-    pub(super) async fn insert_shares(&self, shares: &[NewShare]) -> Result<(), sqlx::Error> {
+    /// Writes `shares` (no two with one hash) in one transaction; says
+    /// per share whether it was inserted or its hash was already recorded.
+    /// SQLite bounds its waits with the busy timeout set at connect.
+    pub(super) async fn insert_shares(
+        &self,
+        shares: &[NewShare],
+        write_timeout: Duration,
+    ) -> Result<Vec<bool>, sqlx::Error> {
         match self {
             Db::Sqlite(pool) => sqlite::insert_shares(pool, shares).await,
-            Db::Postgres(pool) => postgres::insert_shares(pool, shares).await,
+            Db::Postgres(pool) => postgres::insert_shares(pool, shares, write_timeout).await,
         }
     }
 
     /// Writes `blocks` in one transaction. A block recorded again (same
     /// hash) keeps its row and takes the newer answers.
-    pub(super) async fn upsert_blocks(&self, blocks: &[NewBlock]) -> Result<(), sqlx::Error> {
-        let begin = self.backend().begin_write();
+    pub(super) async fn upsert_blocks(
+        &self,
+        blocks: &[NewBlock],
+        write_timeout: Duration,
+    ) -> Result<(), sqlx::Error> {
+        let backend = self.backend();
+        let millis = postgres::timeout_millis(write_timeout);
         with_pool!(self, pool => {
-            let mut tx = pool.begin_with(begin).await?;
+            let mut tx = pool.begin_with(backend.begin_write()).await?;
+            if backend == Backend::Postgres {
+                sqlx::query(postgres::LIMIT_WAITS)
+                    .bind(&millis)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             for block in blocks {
                 sqlx::query(UPSERT_BLOCK)
                     .bind(i32::from(block.node))

@@ -46,6 +46,11 @@ pub enum LedgerError {
         #[source]
         source: Arc<sqlx::Error>,
     },
+    /// The ledger already holds a share with this header hash: the same
+    /// work, submitted again (under another job id, on another
+    /// connection, or to another node). Not credited a second time.
+    #[error("duplicate share: the ledger already holds this work")]
+    DuplicateShare,
     #[error("ledger query failed: {0}")]
     Query(#[source] sqlx::Error),
     #[error("{table} row {id} holds an impossible {column}: {value}")]

@@ -49,7 +49,17 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0004_share_minutes.sql"),
         postgres: include_str!("../../migrations/postgres/0004_share_minutes.sql"),
     },
+    Migration {
+        version: UNIQUE_SHARE_HASH,
+        name: "unique_share_hash",
+        sqlite: include_str!("../../migrations/sqlite/0005_unique_share_hash.sql"),
+        postgres: include_str!("../../migrations/postgres/0005_unique_share_hash.sql"),
+    },
 ];
+
+/// The migration that removes shares recorded twice and makes the header
+/// hash unique (see its SQL).
+pub(super) const UNIQUE_SHARE_HASH: i64 = 5;
 
 const CREATE_SCHEMA_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\
      version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_ms BIGINT NOT NULL)";
@@ -60,6 +70,11 @@ const POSTGRES_MIGRATION_LOCK: i64 = 0x706f_6f6c_6c65_6467;
 
 /// Applies what is missing; returns the schema version now in force.
 pub(super) async fn run(db: &Db) -> Result<i64, LedgerError> {
+    run_up_to(db, i64::MAX).await
+}
+
+/// Applies what is missing up to `target` (tests build old ledgers so).
+pub(super) async fn run_up_to(db: &Db, target: i64) -> Result<i64, LedgerError> {
     let backend = db.backend();
     let setup = |source| LedgerError::Migration {
         version: 0,
@@ -83,12 +98,36 @@ pub(super) async fn run(db: &Db) -> Result<i64, LedgerError> {
             .fetch_all(&mut *tx)
             .await
             .map_err(setup)?;
-        for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+        for migration in MIGRATIONS
+            .iter()
+            .filter(|m| !applied.contains(&m.version) && m.version <= target)
+        {
             let failed = |source| LedgerError::Migration {
                 version: migration.version,
                 name: migration.name,
                 source,
             };
+            if migration.version == UNIQUE_SHARE_HASH {
+                // Read in the migration's transaction: exactly what it removes.
+                let rows = sqlx::query(super::duplicates::COPIES_PER_MINER)
+                    .bind(true)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(failed)?;
+                let report = super::duplicates::read(&rows)?;
+                if report.miners.is_empty() {
+                    tracing::info!("ledger migration {}: no share is recorded twice", migration.version);
+                } else {
+                    tracing::warn!(
+                        rows = report.rows(),
+                        miners = report.miners.len(),
+                        credit_sat = report.credit_sat(),
+                        settled_sat = report.settled_sat(),
+                        "ledger migration {}: {report}; the copies are kept in duplicate_shares",
+                        migration.version
+                    );
+                }
+            }
             sqlx::raw_sql(migration.sql(backend))
                 .execute(&mut *tx)
                 .await
@@ -108,7 +147,12 @@ pub(super) async fn run(db: &Db) -> Result<i64, LedgerError> {
             );
         }
         tx.commit().await.map_err(setup)?;
-        let newest_known = MIGRATIONS.last().map_or(0, |m| m.version);
+        let newest_known = MIGRATIONS
+            .iter()
+            .map(|m| m.version)
+            .filter(|version| *version <= target)
+            .max()
+            .unwrap_or(0);
         let newest_applied = applied.iter().copied().max().unwrap_or(0).max(newest_known);
         if newest_applied > newest_known {
             // A newer pool migrated this database (a rolling upgrade):
@@ -166,7 +210,10 @@ mod tests {
                 let table = words.next().unwrap_or_default().to_string();
                 let column = words.nth(2).unwrap_or_default().to_string();
                 tables.push((table, vec![column]));
-            } else if let Some(rest) = line.strip_prefix("CREATE INDEX ") {
+            } else if let Some(rest) = line
+                .strip_prefix("CREATE INDEX ")
+                .or_else(|| line.strip_prefix("CREATE UNIQUE INDEX "))
+            {
                 indexes.push(
                     rest.split_whitespace()
                         .next()

@@ -35,8 +35,10 @@ mod activity;
 mod alerts;
 mod block_counts;
 mod db;
+mod duplicates;
 mod error;
 mod health;
+mod inspect;
 mod migrations;
 mod options;
 mod postgres;
@@ -50,8 +52,10 @@ mod writer;
 pub use activity::{Work, WorkerWork};
 pub use alerts::StoredAlert;
 pub use db::Backend;
+pub use duplicates::{DuplicateReport, MinerDuplicates};
 pub use error::LedgerError;
 pub use health::PingError;
+pub use inspect::{inspect, PendingMigration, SchemaStatus};
 pub use options::LedgerOptions;
 pub use records::{mode_name, BlockStatus, NewBlock, NewShare, StoredBlock, StoredShare};
 pub use stats::LedgerStats;
@@ -62,6 +66,13 @@ use stats::Counters;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 use writer::Command;
+
+/// The schema version this pool's newest migration gives a ledger.
+pub fn newest_schema_version() -> i64 {
+    migrations::MIGRATIONS
+        .last()
+        .map_or(0, |migration| migration.version)
+}
 
 /// A cheap, cloneable handle on the ledger; every clone feeds the same
 /// writer.
@@ -141,6 +152,26 @@ impl Ledger {
         })
     }
 
+    /// Creates (or brings) the ledger at `url` to schema `version` and no
+    /// further, then closes it: how tests build a ledger as an older pool
+    /// left it.
+    #[doc(hidden)]
+    pub async fn create_at_version(url: &str, version: i64) -> Result<(), LedgerError> {
+        let options = LedgerOptions::default();
+        let db = match Backend::of_url(url) {
+            Some(Backend::Sqlite) => Db::Sqlite(sqlite::connect(url, &options).await?),
+            Some(Backend::Postgres) => Db::Postgres(postgres::connect(url, &options).await?),
+            None => {
+                return Err(LedgerError::UnsupportedUrl {
+                    url: redact_url(url),
+                })
+            }
+        };
+        let result = migrations::run_up_to(&db, version).await;
+        db.close().await;
+        result.map(|_| ())
+    }
+
     pub fn backend(&self) -> Backend {
         self.inner.db.backend()
     }
@@ -150,8 +181,10 @@ impl Ledger {
         self.inner.schema_version
     }
 
-    /// Records an accepted share; resolves once it is committed. Waits
-    /// while the writer's queue is full (back-pressure, never a drop).
+    /// Records an accepted share; resolves once it is committed, or with
+    /// [`LedgerError::DuplicateShare`] when the ledger already holds its
+    /// header hash. Waits while the writer's queue is full (back-pressure,
+    /// never a drop).
     /// If the future is dropped early, the share may or may not be
     /// recorded.
     pub async fn record_share(&self, share: NewShare) -> Result<(), LedgerError> {

@@ -11,9 +11,11 @@ pub struct LedgerOptions {
     /// Shares queued for the writer before `record_share` waits
     /// (back-pressure: a share is never dropped).
     pub queue_capacity: usize,
-    /// How long SQLite waits for a lock another process holds before the
-    /// batch fails.
-    pub sqlite_busy_timeout: Duration,
+    /// Longest a write may wait for the database (a lock another process
+    /// or session holds, a slow disk) before its batch fails and its
+    /// shares are answered "not recorded": SQLite's busy timeout,
+    /// PostgreSQL's statement timeout.
+    pub write_timeout: Duration,
     /// How long an operation waits for a database connection (PostgreSQL
     /// down, say) before it fails.
     pub connect_timeout: Duration,
@@ -27,7 +29,7 @@ impl Default for LedgerOptions {
             batch_window: Duration::from_millis(20),
             max_batch: 2_000,
             queue_capacity: 8_192,
-            sqlite_busy_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
             max_connections: 4,
         }

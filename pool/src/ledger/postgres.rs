@@ -5,8 +5,10 @@ use super::error::redact_url;
 use super::records::NewShare;
 use super::rollup::{minute_sums, pool_minutes, MinuteSums};
 use super::{LedgerError, LedgerOptions};
+use rustc_hash::FxHashSet;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
+use std::time::Duration;
 
 /// One statement whatever the batch size: one prepared plan, no limit on
 /// bind parameters, atomic on its own.
@@ -15,7 +17,8 @@ const INSERT_SHARES: &str = "INSERT INTO shares \
      credit_sat) \
      SELECT * FROM UNNEST($1::INTEGER[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], \
      $5::DOUBLE PRECISION[], $6::DOUBLE PRECISION[], $7::BIGINT[], $8::BOOLEAN[], $9::BYTEA[], \
-     $10::BIGINT[])";
+     $10::BIGINT[]) \
+     ON CONFLICT (hash) DO NOTHING RETURNING hash";
 
 const UPSERT_MINUTES: &str = "INSERT INTO share_minutes \
      (minute, address, worker, shares, difficulty, blocks, last_ms) \
@@ -51,7 +54,15 @@ pub(super) async fn connect(url: &str, options: &LedgerOptions) -> Result<PgPool
         })
 }
 
-pub(super) async fn insert_shares(pool: &PgPool, shares: &[NewShare]) -> Result<(), sqlx::Error> {
+/// One transaction: the shares, then the minute sums of those inserted. A
+/// share whose header hash is already recorded (by this node or another)
+/// is skipped; the result says, per share, whether it was inserted. The
+/// batch holds no hash twice (the writer sees to it).
+pub(super) async fn insert_shares(
+    pool: &PgPool,
+    shares: &[NewShare],
+    write_timeout: Duration,
+) -> Result<Vec<bool>, sqlx::Error> {
     let mut nodes = Vec::with_capacity(shares.len());
     let mut addresses = Vec::with_capacity(shares.len());
     let mut workers = Vec::with_capacity(shares.len());
@@ -77,7 +88,11 @@ pub(super) async fn insert_shares(pool: &PgPool, shares: &[NewShare]) -> Result<
         credits.push(share.credit_sat as i64);
     }
     let mut tx = pool.begin().await?;
-    sqlx::query(INSERT_SHARES)
+    sqlx::query(LIMIT_WAITS)
+        .bind(timeout_millis(write_timeout))
+        .execute(&mut *tx)
+        .await?;
+    let inserted: FxHashSet<Vec<u8>> = sqlx::query_scalar(INSERT_SHARES)
         .bind(nodes)
         .bind(addresses)
         .bind(workers)
@@ -88,10 +103,20 @@ pub(super) async fn insert_shares(pool: &PgPool, shares: &[NewShare]) -> Result<
         .bind(is_blocks)
         .bind(hashes)
         .bind(credits)
-        .execute(&mut *tx)
-        .await?;
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+    let flags: Vec<bool> = shares
+        .iter()
+        .map(|share| inserted.contains(&share.hash[..]))
+        .collect();
     // Sorted by key: nodes sharing rows lock them in one order.
-    let sums = minute_sums(shares);
+    let written = shares
+        .iter()
+        .zip(&flags)
+        .filter_map(|(share, inserted)| inserted.then_some(share));
+    let sums = minute_sums(written);
     let column = |pick: fn(&MinuteSums) -> i64| sums.iter().map(pick).collect::<Vec<i64>>();
     sqlx::query(UPSERT_MINUTES)
         .bind(column(|sum| sum.minute))
@@ -121,5 +146,20 @@ pub(super) async fn insert_shares(pool: &PgPool, shares: &[NewShare]) -> Result<
         .bind(minutes.iter().map(|m| m.blocks).collect::<Vec<f64>>())
         .execute(&mut *tx)
         .await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(flags)
+}
+
+/// Bounds every wait of the transaction it runs in on the server (a table
+/// another session locked, say): past it the statement fails, the
+/// transaction rolls back and its callers hear so, instead of waiting for
+/// ever. Bind the timeout in milliseconds, as text.
+pub(super) const LIMIT_WAITS: &str = "SELECT set_config('statement_timeout', $1, true)";
+
+/// [`LIMIT_WAITS`]'s parameter.
+pub(super) fn timeout_millis(write_timeout: Duration) -> String {
+    write_timeout
+        .as_millis()
+        .clamp(1, i32::MAX as u128)
+        .to_string()
 }

@@ -26,9 +26,9 @@ pub(super) struct MinuteSums {
 /// A batch's sums, sorted by key: concurrent writers on one PostgreSQL
 /// database then lock the rows they share in the same order (no deadlock).
 /// Shares before 1970 are not summed; reads take them from `shares`.
-pub(super) fn minute_sums(shares: &[NewShare]) -> Vec<MinuteSums> {
+pub(super) fn minute_sums<'a>(shares: impl IntoIterator<Item = &'a NewShare>) -> Vec<MinuteSums> {
     let mut sums: BTreeMap<(i64, &str, &str), MinuteSums> = BTreeMap::new();
-    for share in shares.iter().filter(|share| share.time_ms >= 0) {
+    for share in shares.into_iter().filter(|share| share.time_ms >= 0) {
         let minute = share.time_ms / MINUTE_MS;
         let entry = sums
             .entry((minute, &share.address, &share.worker))

@@ -5,9 +5,11 @@ use super::error::redact_url;
 use super::records::NewShare;
 use super::rollup::{minute_sums, pool_minutes};
 use super::{LedgerError, LedgerOptions};
+use rustc_hash::FxHashSet;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::Row;
 use std::str::FromStr;
 
 /// Rows per INSERT statement: 10 parameters each stays far below every
@@ -27,7 +29,7 @@ pub(super) async fn connect(url: &str, options: &LedgerOptions) -> Result<Sqlite
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
-        .busy_timeout(options.sqlite_busy_timeout);
+        .busy_timeout(options.write_timeout);
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");
     let mut pool = SqlitePoolOptions::new()
         .max_connections(options.max_connections.max(1))
@@ -106,12 +108,16 @@ fn upsert_minutes_sql(rows: usize) -> String {
     sql
 }
 
-/// One transaction of multi-row INSERTs, and the batch's minute sums.
+/// One transaction of multi-row INSERTs, and the minute sums of the rows
+/// it inserted. A share whose header hash is already recorded is skipped
+/// (`ON CONFLICT DO NOTHING`); the result says, per share, whether it was
+/// inserted. The batch holds no hash twice (the writer sees to it).
 pub(super) async fn insert_shares(
     pool: &SqlitePool,
     shares: &[NewShare],
-) -> Result<(), sqlx::Error> {
+) -> Result<Vec<bool>, sqlx::Error> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut inserted = FxHashSet::default();
     for chunk in shares.chunks(ROWS_PER_STATEMENT) {
         let sql = insert_sql(chunk.len());
         // Full chunks reuse one prepared statement; the tail's is one-off.
@@ -131,9 +137,19 @@ pub(super) async fn insert_shares(
                 // `NewShare::check` refused values above i64::MAX.
                 .bind(share.credit_sat as i64);
         }
-        query.execute(&mut *tx).await?;
+        for row in query.fetch_all(&mut *tx).await? {
+            inserted.insert(row.try_get::<Vec<u8>, _>(0)?);
+        }
     }
-    let sums = minute_sums(shares);
+    let flags: Vec<bool> = shares
+        .iter()
+        .map(|share| inserted.contains(&share.hash[..]))
+        .collect();
+    let written = shares
+        .iter()
+        .zip(&flags)
+        .filter_map(|(share, inserted)| inserted.then_some(share));
+    let sums = minute_sums(written);
     for chunk in sums.chunks(MINUTES_PER_STATEMENT) {
         let sql = upsert_minutes_sql(chunk.len());
         let mut query = sqlx::query(&sql).persistent(chunk.len() == MINUTES_PER_STATEMENT);
@@ -159,7 +175,8 @@ pub(super) async fn insert_shares(
             .execute(&mut *tx)
             .await?;
     }
-    tx.commit().await
+    tx.commit().await?;
+    Ok(flags)
 }
 
 fn insert_sql(rows: usize) -> String {
@@ -170,6 +187,7 @@ fn insert_sql(rows: usize) -> String {
         }
         sql.push_str("(?,?,?,?,?,?,?,?,?,?)");
     }
+    sql.push_str(" ON CONFLICT (hash) DO NOTHING RETURNING hash");
     sql
 }
 
@@ -182,7 +200,10 @@ mod tests {
     fn insert_has_ten_parameters_per_row() {
         let sql = insert_sql(3);
         assert_eq!(sql.matches('?').count(), 30);
-        assert!(sql.ends_with("(?,?,?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?,?,?)"));
+        assert!(sql.ends_with(
+            "(?,?,?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?,?,?) \
+             ON CONFLICT (hash) DO NOTHING RETURNING hash"
+        ));
         assert_eq!(super::SHARE_COLUMNS.split(',').count(), 10);
     }
 

@@ -15,6 +15,8 @@ pub struct LedgerStats {
     pub batches: u64,
     /// Shares in the largest committed batch.
     pub largest_batch: u64,
+    /// Shares not inserted because the ledger held their header hash.
+    pub duplicates_refused: u64,
     /// Transactions that failed; their callers got an error.
     pub write_errors: u64,
     /// Transactions that failed since the last one that committed: above
@@ -32,6 +34,7 @@ pub(super) struct Counters {
     blocks_written: AtomicU64,
     batches: AtomicU64,
     largest_batch: AtomicU64,
+    duplicates_refused: AtomicU64,
     write_errors: AtomicU64,
     failing_writes: AtomicU64,
     commit_latency: LatencyHistogram,
@@ -44,6 +47,10 @@ impl Counters {
         self.batches.fetch_add(1, Ordering::Relaxed);
         self.largest_batch.fetch_max(shares, Ordering::Relaxed);
         self.failing_writes.store(0, Ordering::Relaxed);
+    }
+
+    pub(super) fn duplicates_refused(&self, shares: u64) {
+        self.duplicates_refused.fetch_add(shares, Ordering::Relaxed);
     }
 
     pub(super) fn blocks_committed(&self, blocks: usize) {
@@ -68,6 +75,7 @@ impl Counters {
             blocks_written: self.blocks_written.load(Ordering::Relaxed),
             batches: self.batches.load(Ordering::Relaxed),
             largest_batch: self.largest_batch.load(Ordering::Relaxed),
+            duplicates_refused: self.duplicates_refused.load(Ordering::Relaxed),
             write_errors: self.write_errors.load(Ordering::Relaxed),
             failing_writes: self.failing_writes.load(Ordering::Relaxed),
             commit_latency: self.commit_latency.snapshot(),

@@ -4,11 +4,18 @@
 //! commit answers each caller. A failed commit answers every caller of the
 //! batch with the error; the writer carries on with the next batch, so it
 //! recovers when the database does.
+//!
+//! A share whose header hash the ledger already holds (from this batch,
+//! an earlier one, or another node) is not inserted and its caller hears
+//! [`LedgerError::DuplicateShare`]: the unique index is the last line
+//! against counting one piece of work twice.
 
 use super::db::Db;
 use super::records::{NewBlock, NewShare};
 use super::stats::Counters;
 use super::{LedgerError, LedgerOptions};
+use rustc_hash::FxHashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -39,6 +46,7 @@ pub(super) fn spawn(
     let writer = Writer {
         db,
         commands,
+        write_timeout: options.write_timeout,
         batch_window: options.batch_window,
         max_batch: options.max_batch.max(1),
         counters,
@@ -52,6 +60,7 @@ pub(super) fn spawn(
 struct Writer {
     db: Db,
     commands: mpsc::Receiver<Command>,
+    write_timeout: Duration,
     batch_window: Duration,
     max_batch: usize,
     counters: Arc<Counters>,
@@ -147,7 +156,10 @@ impl Writer {
     async fn commit(&mut self, batch: Batch) {
         if !batch.blocks.is_empty() {
             let started = Instant::now();
-            let result = self.db.upsert_blocks(&batch.blocks).await;
+            let result = self
+                .db
+                .upsert_blocks(&batch.blocks, self.write_timeout)
+                .await;
             self.counters.transaction_took(started.elapsed());
             match &result {
                 Ok(()) => {
@@ -159,17 +171,36 @@ impl Writer {
             answer(batch.block_replies, result);
         }
         if !batch.shares.is_empty() {
+            // One row per hash: a later copy in the same batch is a
+            // duplicate of the first, whatever the database says of it.
+            let mut first_of_hash = FxHashMap::default();
+            let mut unique = Vec::with_capacity(batch.shares.len());
+            let copy_of: Vec<Option<usize>> = batch
+                .shares
+                .into_iter()
+                .map(|share| match first_of_hash.entry(share.hash) {
+                    Entry::Occupied(_) => None,
+                    Entry::Vacant(slot) => {
+                        slot.insert(unique.len());
+                        unique.push(share);
+                        Some(unique.len() - 1)
+                    }
+                })
+                .collect();
             let started = Instant::now();
-            let result = self.db.insert_shares(&batch.shares).await;
+            let result = self.db.insert_shares(&unique, self.write_timeout).await;
             self.counters.transaction_took(started.elapsed());
             match &result {
-                Ok(()) => {
-                    self.counters.batch_committed(batch.shares.len());
+                Ok(inserted) => {
+                    let written = inserted.iter().filter(|inserted| **inserted).count();
+                    self.counters.batch_committed(written);
+                    self.counters
+                        .duplicates_refused((copy_of.len() - written) as u64);
                     self.write_succeeded();
                 }
-                Err(error) => self.write_failed("shares", batch.shares.len(), error),
+                Err(error) => self.write_failed("shares", unique.len(), error),
             }
-            answer(batch.share_replies, result);
+            answer_shares(batch.share_replies, &copy_of, &unique, result);
         }
     }
 
@@ -221,6 +252,31 @@ impl Writer {
                 "ledger writes recovered"
             );
         }
+    }
+}
+
+/// Completes every share's caller: recorded, already recorded, or the
+/// transaction's error.
+fn answer_shares(
+    replies: Vec<Reply>,
+    copy_of: &[Option<usize>],
+    unique: &[NewShare],
+    result: Result<Vec<bool>, sqlx::Error>,
+) {
+    let records = unique.len();
+    let result = result.map_err(Arc::new);
+    for (reply, slot) in replies.into_iter().zip(copy_of) {
+        let outcome = match (&result, slot) {
+            (Err(source), _) => Err(LedgerError::Write {
+                records,
+                source: Arc::clone(source),
+            }),
+            (Ok(inserted), Some(index)) if inserted.get(*index) == Some(&true) => Ok(()),
+            // A copy within the batch, or a hash an earlier commit holds.
+            (Ok(_), _) => Err(LedgerError::DuplicateShare),
+        };
+        // A caller that gave up waiting no longer needs the answer.
+        let _ = reply.send(outcome);
     }
 }
 
