@@ -2,6 +2,12 @@
 //! this node's prefix, so pool nodes sharing one database never hand two
 //! miners the same coinbase space. The other 3 bytes count connections;
 //! on wrap-around, values still held by live connections are skipped.
+//!
+//! A miner that reconnects may ask for the extranonce1 it had (the session
+//! id of `mining.subscribe`, which is the extranonce1 in hex, as ckpool
+//! does): it gets it back if no connection holds it, so work it was doing
+//! stays valid. Shares it already had credited under that extranonce1 are
+//! the same headers if sent again, which the ledger refuses as duplicates.
 
 use rustc_hash::FxHashSet;
 use std::sync::{Arc, Mutex};
@@ -97,6 +103,31 @@ impl Extranonce1Allocator {
         })
     }
 
+    /// The extranonce1 a reconnecting miner had, if it is this node's and
+    /// no connection holds it now.
+    pub fn resume(&self, previous: Extranonce1) -> Option<Extranonce1Lease> {
+        let bytes = previous.as_bytes();
+        let [prefix, high, middle, low] = bytes else {
+            return None;
+        };
+        if *prefix != self.prefix {
+            return None;
+        }
+        let counter = u32::from_be_bytes([0, *high, *middle, *low]);
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if counter >= state.space || !state.in_use.insert(counter) {
+            return None;
+        }
+        Some(Extranonce1Lease {
+            value: previous,
+            counter,
+            state: Arc::clone(&self.state),
+        })
+    }
+
     /// Connections currently holding an extranonce1.
     pub fn in_use(&self) -> usize {
         self.state
@@ -125,6 +156,31 @@ mod tests {
                 leases.push(lease);
             }
         }
+    }
+
+    #[test]
+    fn a_released_value_can_be_resumed_once_and_only_by_this_node() {
+        let allocator = Extranonce1Allocator::new(3, 100);
+        let lease = allocator.allocate().unwrap();
+        let value = lease.value();
+        assert!(allocator.resume(value).is_none(), "still held");
+        drop(lease);
+        let resumed = allocator.resume(value).expect("free again");
+        assert_eq!(resumed.value(), value);
+        assert!(
+            allocator.resume(value).is_none(),
+            "held by the resumed session"
+        );
+        // Fresh allocations skip it while it is held.
+        for _ in 0..10 {
+            assert_ne!(allocator.allocate().unwrap().value(), value);
+        }
+        let other_node = Extranonce1::from_bytes(&[4, 0, 0, 100]).unwrap();
+        assert!(allocator.resume(other_node).is_none());
+        let short = Extranonce1::from_bytes(&[3, 0, 100]).unwrap();
+        assert!(allocator.resume(short).is_none());
+        drop(resumed);
+        assert_eq!(allocator.in_use(), 0);
     }
 
     #[test]

@@ -257,11 +257,11 @@ async fn shares_on_a_job_sent_before_a_retarget_are_credited_at_its_difficulty()
     pool.shutdown().await;
 }
 
-/// A retarget answered behind a share that waits for the ledger: its
-/// set_difficulty and job go out only after that share's answer. A new
-/// block meanwhile must not overtake them in a way that leaves the miner
-/// with a job the pool credits at another difficulty than the one it sent
-/// before that job, or with a job on the replaced block as its newest work.
+/// A retarget and a new block while a share waits for the ledger: neither
+/// waits behind that share's answer (a new block's job must never wait
+/// for the database), and the miner is never left with a job the pool
+/// credits at another difficulty than the one it sent before that job, or
+/// with a job on the replaced block as its newest work.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retarget_queued_behind_a_share_is_not_overtaken_by_a_new_block() {
     let pool = start_pool("retarget-order").await;
@@ -269,6 +269,7 @@ async fn a_retarget_queued_behind_a_share_is_not_overtaken_by_a_new_block() {
     let mut miner = RawClient::miner(pool.addr(), &user).await;
     let before = miner.latest_job();
     let share = miner.grind(&before.job, None, before.difficulty, None);
+    let block = pool.grind_block_elsewhere().await;
 
     // Hold SQLite's write lock so the share's answer waits for the ledger
     // (its busy timeout is 5 s; the lock is released well before).
@@ -287,21 +288,28 @@ async fn a_retarget_queued_behind_a_share_is_not_overtaken_by_a_new_block() {
             difficulty: Difficulty::new(raised).unwrap(),
         }))
         .await;
-    let new_tip = pool.generate_block().await;
+    // The suggestion is answered at once, after the share was checked.
+    assert!(accepted(&miner.answer(&suggest).await));
+    let new_tip = pool.announce(block).await;
     let early = miner.read_until_quiet(Duration::from_millis(500)).await;
+    let waiting = !miner.has_answer(&submit);
     sqlx::raw_sql("ROLLBACK")
         .execute(&mut lock)
         .await
         .expect("release the write lock");
     let _ = lock.close().await;
     assert!(
-        !early
-            .iter()
-            .any(|message| matches!(message, ServerMessage::Response(_))),
-        "nothing is answered before the share is recorded: {early:?}"
+        waiting,
+        "the share was answered while its ledger write waited: {early:?}"
+    );
+    assert!(
+        early.iter().any(|message| matches!(
+            message,
+            ServerMessage::Notify(notify) if notify.prevhash.0 == new_tip.to_byte_array()
+        )),
+        "the new block's job came while the share waited: {early:?}"
     );
     assert!(accepted(&miner.answer(&submit).await));
-    assert!(accepted(&miner.answer(&suggest).await));
     miner.wait_for_job(|job| job.difficulty == raised).await;
     miner.read_until_quiet(Duration::from_millis(300)).await;
 

@@ -68,6 +68,21 @@ impl LineFramer {
         self.buffer.len() - self.line_start
     }
 
+    /// Gives back memory held from an earlier long line when nothing is
+    /// buffered: an idle connection then holds no buffer at all.
+    pub fn release_spare(&mut self) {
+        if self.line_start == self.buffer.len() && !self.discarding {
+            self.buffer = Vec::new();
+            self.line_start = 0;
+            self.scan_from = 0;
+        }
+    }
+
+    /// Bytes allocated for buffering, used or not.
+    pub fn capacity(&self) -> usize {
+        self.buffer.capacity()
+    }
+
     /// Adds bytes as they arrived, in chunks of any size.
     pub fn push(&mut self, mut chunk: &[u8]) {
         if self.discarding {
@@ -178,6 +193,22 @@ mod tests {
         assert!(items[1].is_err());
         // The limit counts the `\r`, whichever way the chunks fall.
         assert!(items[2].is_err());
+    }
+
+    #[test]
+    fn an_idle_framer_releases_its_buffer_but_keeps_a_partial_line() {
+        let mut framer = LineFramer::new(64);
+        framer.push(&[b'x'; 60]);
+        framer.push(b"\nab");
+        assert_eq!(drain(&mut framer).len(), 1);
+        framer.release_spare();
+        assert!(framer.capacity() > 0, "the partial line stays");
+        framer.push(b"c\n");
+        assert_eq!(drain(&mut framer), vec![Ok(b"abc".to_vec())]);
+        framer.release_spare();
+        assert_eq!(framer.capacity(), 0);
+        framer.push(b"d\n");
+        assert_eq!(drain(&mut framer), vec![Ok(b"d".to_vec())]);
     }
 
     #[test]

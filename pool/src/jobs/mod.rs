@@ -72,6 +72,9 @@ pub struct PoolJob {
     /// PPS and FPPS: the block reward a share of this job is paid a part
     /// of (the subsidy, plus the average fees in FPPS); zero otherwise.
     pub pps_reward: Amount,
+    /// The job this one reissues under a new id (its own id if it is an
+    /// original): a reissue lives exactly as long as its original.
+    pub origin: JobId,
     /// The `mining.notify` line, serialized once for every session.
     notify_line: OnceLock<String>,
 }
@@ -234,26 +237,29 @@ impl JobManager {
     /// The same work under a new id and without `clean_jobs`: what a session
     /// sends after a difficulty change, so the new difficulty applies from
     /// a job the miner has not seen (ESP-Miner ignores a repeated id).
-    pub fn reissue(&mut self, job: &PoolJob) -> Arc<PoolJob> {
+    ///
+    /// Only the session that asked holds it: the manager remembers the
+    /// original, so however often miners retarget or suggest, the jobs it
+    /// keeps grow with templates, not with miners' requests.
+    pub fn reissue(&self, job: &PoolJob) -> Arc<PoolJob> {
         let mut notify = job.job.notify().clone();
         notify.job_id = job_ids::next_job_id();
         notify.clean_jobs = false;
-        let reissued = Arc::new(PoolJob {
+        Arc::new(PoolJob {
             job: Job::new(notify).expect("the original job's bits were valid"),
             template: Arc::clone(&job.template),
             payout_script: job.payout_script.clone(),
             created: Instant::now(),
             pps_reward: job.pps_reward,
+            origin: job.origin,
             notify_line: OnceLock::new(),
-        });
-        self.recent.insert(
-            reissued.id(),
-            Remembered {
-                job: Arc::clone(&reissued),
-                superseded_at: None,
-            },
-        );
-        reissued
+        })
+    }
+
+    /// Whether shares on `job` (an original or a reissue) may still be
+    /// checked: its original is current or within the stale window.
+    pub fn is_live(&self, job: &PoolJob) -> bool {
+        self.recent.contains_key(&job.origin)
     }
 
     /// A job a miner may still submit to (current or within the stale window).
@@ -359,12 +365,14 @@ fn build_job(
         height: template.height,
         detail: error.to_string(),
     })?;
+    let origin = job.id();
     Ok(PoolJob {
         job,
         template: Arc::clone(template),
         payout_script: payout.clone(),
         created: Instant::now(),
         pps_reward: current.pps_reward,
+        origin,
         notify_line: OnceLock::new(),
     })
 }

@@ -10,6 +10,7 @@
 
 mod fdlimit;
 mod session;
+pub mod solutions;
 pub mod stats;
 pub mod workers;
 mod writer;
@@ -47,6 +48,8 @@ pub struct ServerSettings {
     pub share_interval: Duration,
     pub handshake_timeout: Duration,
     pub idle_timeout: Duration,
+    /// Workers one connection may authorize.
+    pub max_workers_per_connection: usize,
     /// 0: derive from the file-descriptor limit.
     pub max_connections: usize,
     /// How shares and blocks are credited.
@@ -76,6 +79,7 @@ impl ServerSettings {
             share_interval: Duration::from_secs_f64(config.stratum.share_interval_secs),
             handshake_timeout: Duration::from_secs(config.stratum.handshake_timeout_secs),
             idle_timeout: Duration::from_secs(config.stratum.idle_timeout_secs),
+            max_workers_per_connection: config.stratum.max_workers_per_connection,
             max_connections: config.stratum.max_connections,
             credit: crate::payouts::CreditSettings::from_config(config),
         }
@@ -91,6 +95,8 @@ pub(crate) struct Shared<S> {
     pub generation: watch::Sender<u64>,
     pub ledger: Ledger,
     pub store: BlockStore,
+    /// Block solutions already handled: each is built and sent once.
+    pub solutions: solutions::Solutions,
     pub allocator: Extranonce1Allocator,
     pub stats: Arc<ServerStats>,
     pub workers: Arc<WorkerBoard>,
@@ -155,6 +161,7 @@ impl Server {
             generation: watch::channel(0).0,
             ledger,
             store,
+            solutions: Default::default(),
             stats: Arc::clone(&stats),
             workers: Arc::clone(&workers),
             alerts: Arc::clone(&alerts),

@@ -204,6 +204,31 @@ impl TestPool {
             .expect("the simnet accepts its own block")
     }
 
+    /// "Another miner" grinds a block on the simnet's tip but keeps it for
+    /// now: [`TestPool::announce`] then changes the tip at once, however
+    /// slowly this machine grinds.
+    pub async fn grind_block_elsewhere(&self) -> bitcoin::Block {
+        let source = Arc::clone(&self.source);
+        let script = regtest_address(200).script_pubkey();
+        tokio::task::spawn_blocking(move || {
+            source.with_simnet(|simnet| {
+                simnet.mine_block(&simnet.best_block_hash(), &script, b"elsewhere")
+            })
+        })
+        .await
+        .expect("the simnet's miner does not panic")
+        .expect("the tip is known")
+    }
+
+    /// Submits a block ground by [`TestPool::grind_block_elsewhere`]: the
+    /// simnet's new tip, announced to the pool.
+    pub async fn announce(&self, block: bitcoin::Block) -> BlockHash {
+        let hash = block.block_hash();
+        let report = pool::template::TemplateSource::submit_block(&*self.source, block).await;
+        assert!(report.confirmed, "the simnet takes the block: {report:?}");
+        hash
+    }
+
     /// Every share row, oldest first.
     pub async fn shares(&self) -> Vec<StoredShare> {
         let mut shares = self
@@ -578,6 +603,11 @@ impl RawClient {
                 self.answers.push_back(response);
             }
         }
+    }
+
+    /// Whether the answer to `id` has been read already (and not taken).
+    pub fn has_answer(&self, id: &Id) -> bool {
+        self.answers.iter().any(|answer| answer.id == *id)
     }
 
     /// Sends `method` under the next id and waits for its answer.

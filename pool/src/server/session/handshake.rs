@@ -9,12 +9,19 @@ use stratum::message::{
     Authorize, Configure, ConfigureResult, ErrorCode, ErrorReply, Id, Response, Subscribe,
     SubscribeResult,
 };
-use stratum::{Difficulty, VersionMask};
+use stratum::{Difficulty, Extranonce1, VersionMask};
 
 impl<S: TemplateSource> Session<S> {
     pub(super) fn on_subscribe(&mut self, id: Id, subscribe: Subscribe) -> Vec<String> {
         if self.extranonce1.is_none() {
-            match self.shared.allocator.allocate() {
+            // The session id we hand out is the extranonce1: a reconnecting
+            // miner gets its old one back when it is free.
+            let resumed = subscribe
+                .session_id
+                .as_deref()
+                .and_then(|session| Extranonce1::from_wire(session).ok())
+                .and_then(|previous| self.shared.allocator.resume(previous));
+            match resumed.or_else(|| self.shared.allocator.allocate()) {
                 Some(lease) => self.extranonce1 = Some(lease),
                 None => {
                     return vec![Response::error(
@@ -30,7 +37,7 @@ impl<S: TemplateSource> Session<S> {
         }
         let extranonce1 = self.extranonce1.as_ref().expect("allocated above").value();
         let result = SubscribeResult::new(
-            &format!("{:x}", self.id),
+            &extranonce1.to_wire(),
             extranonce1,
             self.shared.settings.extranonce2_size,
         );
@@ -62,15 +69,38 @@ impl<S: TemplateSource> Session<S> {
                 .to_line()];
             }
         };
-        if !self
+        let worker_name = authorize.username.worker.clone().unwrap_or_default();
+        let known = self
             .workers
             .iter()
-            .any(|worker| worker.username == username)
-        {
+            .any(|worker| worker.username == username);
+        if !known && worker_name.len() > super::MAX_WORKER_NAME {
+            return vec![Response::error(
+                id,
+                ErrorReply::new(
+                    ErrorCode::UnauthorizedWorker,
+                    format!("worker name longer than {} bytes", super::MAX_WORKER_NAME),
+                ),
+            )
+            .to_line()];
+        }
+        let limit = self.shared.settings.max_workers_per_connection;
+        if !known && self.workers.len() >= limit {
+            tracing::debug!(session = self.id, %username, limit, "refused: too many workers");
+            return vec![Response::error(
+                id,
+                ErrorReply::new(
+                    ErrorCode::UnauthorizedWorker,
+                    format!("this connection already has {limit} workers, the most it may have"),
+                ),
+            )
+            .to_line()];
+        }
+        if !known {
             let worker = Worker {
                 username: username.clone(),
                 address: authorize.username.address.clone(),
-                worker: authorize.username.worker.clone().unwrap_or_default(),
+                worker: worker_name,
                 payout_script: address.script_pubkey(),
             };
             self.shared.workers.connected(
@@ -91,7 +121,7 @@ impl<S: TemplateSource> Session<S> {
             (password, suggested) => password.or(suggested),
         };
         if let Some(difficulty) = wish {
-            self.vardiff.suggest(difficulty, Self::now());
+            self.vardiff.suggest(difficulty, self.now);
         }
         tracing::debug!(session = self.id, %username, "authorized");
         let mut lines = vec![Response::boolean(id, true).to_line()];
@@ -136,7 +166,7 @@ impl<S: TemplateSource> Session<S> {
             self.early_suggestion = Some(difficulty);
             return Vec::new();
         }
-        match self.vardiff.suggest(difficulty, Self::now()) {
+        match self.vardiff.suggest(difficulty, self.now) {
             Some(new) => self.retarget(new),
             None => Vec::new(),
         }

@@ -1,7 +1,21 @@
-//! One miner connection: reads lines, answers them in order, and sends
-//! work. Everything protocol-shaped is the `stratum` crate's; this file
-//! only moves lines and keeps the session's state.
+//! One miner connection: reads lines, answers them, and sends work.
+//! Everything protocol-shaped is the `stratum` crate's; this file only
+//! moves lines and keeps the session's state.
+//!
+//! Two kinds of output leave a session. Work (set_difficulty, notify, the
+//! version mask) and every answer that needs nothing else go out at once,
+//! in the order the session decided them, so a new block's notify never
+//! waits for the database. An accepted share's answer waits for the
+//! ledger's commit; those wait in submission order in `pending`, and once
+//! [`MAX_PENDING_ANSWERS`] wait the session stops reading this miner
+//! (back-pressure on its socket, not an unbounded queue in the pool).
+//!
+//! Everything a miner can make a session hold without proof of work is
+//! bounded: the line framer, the answers pending, the validator's cache,
+//! the workers authorized, the jobs remembered. README's "Hostile miners"
+//! has the budget.
 
+mod accepted;
 mod handshake;
 mod submit;
 mod work;
@@ -12,6 +26,7 @@ use super::Shared;
 use crate::extranonce::Extranonce1Lease;
 use crate::template::TemplateSource;
 use crate::vardiff::{Vardiff, VardiffConfig};
+use accepted::AcceptedWork;
 use futures::future::BoxFuture;
 use futures::stream::{FuturesOrdered, StreamExt};
 use std::net::SocketAddr;
@@ -20,7 +35,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stratum::framer::LineFramer;
 use stratum::message::{ClientMessage, ClientMethod, ErrorCode, Response};
-use stratum::{Difficulty, ShareValidator, VersionMask};
+use stratum::{Difficulty, Sha256d, ShareValidator, VersionMask};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -28,14 +43,25 @@ use work::SentJob;
 
 /// Longest line accepted from a miner (they never need more than a few KiB).
 const MAX_LINE: usize = 16 * 1024;
+/// Bytes read from the socket at a time.
+const READ_CHUNK: usize = 4 * 1024;
 /// Malformed lines in a row before the connection is closed.
 const MAX_CONSECUTIVE_ERRORS: u32 = 20;
 /// How often timeouts and vardiff's silence rule are looked at.
 const TICK: Duration = Duration::from_secs(2);
+/// Share answers waiting for the ledger before the session stops reading
+/// the miner: far above what firmware keeps in flight (cgminer: a few),
+/// small enough that a flood costs a bounded amount.
+pub(super) const MAX_PENDING_ANSWERS: usize = 64;
+/// Merkle roots the validator caches: a miner answers a few jobs with a
+/// few extranonce2 values each; more is a miner making the pool work.
+const CACHED_ROOTS: usize = 32;
+/// Longest worker name (the part after the address) a miner may use.
+pub(super) const MAX_WORKER_NAME: usize = 128;
 
 /// Why a session ends.
 #[derive(Debug)]
-enum Close {
+pub(crate) enum Close {
     Eof,
     ReadError(std::io::Error),
     LineTooLong,
@@ -58,15 +84,20 @@ struct Worker {
     payout_script: bitcoin::ScriptBuf,
 }
 
-/// Everything this session sends, in the order it decided to send it: an
-/// answer that waits for the ledger holds back what was decided after it.
-type Pending = FuturesOrdered<BoxFuture<'static, Vec<String>>>;
+/// Accepted shares' answers, in submission order, each ready once the
+/// ledger has committed (or refused) its share.
+pub(crate) type Pending = FuturesOrdered<BoxFuture<'static, String>>;
 
-struct Session<S> {
+pub(crate) struct Session<S> {
     id: u64,
     shared: Arc<Shared<S>>,
     out: mpsc::Sender<String>,
+    /// The time of the event being handled: the serve loop sets it, so
+    /// the state machine itself never reads a clock (tests and the fuzzer
+    /// drive it with their own).
+    now: Instant,
     connected: Instant,
+    /// When the last complete line arrived (a trickled byte is not a line).
     last_line: Instant,
     consecutive_errors: u32,
     extranonce1: Option<Extranonce1Lease>,
@@ -78,6 +109,8 @@ struct Session<S> {
     work_started: bool,
     /// Jobs sent to this miner, newest last, with their difficulty.
     sent: std::collections::VecDeque<SentJob>,
+    /// Headers credited on this connection: the duplicate key.
+    accepted: AcceptedWork,
     validator: ShareValidator,
 }
 
@@ -94,33 +127,7 @@ pub(super) async fn run<S: TemplateSource>(
     let (mut reader, write_half) = stream.into_split();
     let (out, queue) = mpsc::channel(writer::QUEUE);
     let writer = tokio::spawn(writer::write_lines(write_half, queue));
-    let now = Instant::now();
-    let settings = &shared.settings;
-    let vardiff = Vardiff::new(
-        VardiffConfig {
-            share_interval: settings.share_interval,
-            min: settings.min_difficulty,
-            max: settings.max_difficulty,
-            start: settings.start_difficulty,
-        },
-        now,
-    );
-    let mut session = Session {
-        id,
-        out,
-        connected: now,
-        last_line: now,
-        consecutive_errors: 0,
-        extranonce1: None,
-        workers: Vec::new(),
-        version_mask: VersionMask::NONE,
-        vardiff,
-        early_suggestion: None,
-        work_started: false,
-        sent: Default::default(),
-        validator: ShareValidator::default(),
-        shared,
-    };
+    let mut session = Session::new(shared, id, out, Instant::now());
     tracing::debug!(session = id, %peer, "connected");
     let close = session.serve(&mut reader).await;
     match &close {
@@ -132,13 +139,7 @@ pub(super) async fn run<S: TemplateSource>(
         }
         _ => tracing::info!(session = id, %peer, ?close, "connection closed"),
     }
-    let now_ms = super::unix_millis();
-    for worker in &session.workers {
-        session
-            .shared
-            .workers
-            .disconnected(&worker.address, &worker.worker, now_ms);
-    }
+    session.end();
     drop(session);
     if matches!(close, Close::SlowReader) {
         // Its socket is full: flushing the queue would hold the connection
@@ -150,57 +151,124 @@ pub(super) async fn run<S: TemplateSource>(
 }
 
 impl<S: TemplateSource> Session<S> {
+    /// A session whose lines go to `out`, connected at `now`.
+    pub(crate) fn new(
+        shared: Arc<Shared<S>>,
+        id: u64,
+        out: mpsc::Sender<String>,
+        now: Instant,
+    ) -> Session<S> {
+        let settings = &shared.settings;
+        let vardiff = Vardiff::new(
+            VardiffConfig {
+                share_interval: settings.share_interval,
+                min: settings.min_difficulty,
+                max: settings.max_difficulty,
+                start: settings.start_difficulty,
+            },
+            now,
+        );
+        Session {
+            id,
+            out,
+            now,
+            connected: now,
+            last_line: now,
+            consecutive_errors: 0,
+            extranonce1: None,
+            workers: Vec::new(),
+            version_mask: VersionMask::NONE,
+            vardiff,
+            early_suggestion: None,
+            work_started: false,
+            sent: Default::default(),
+            accepted: AcceptedWork::new(),
+            validator: ShareValidator::new(Sha256d::best(), CACHED_ROOTS),
+            shared,
+        }
+    }
+
+    /// The connection is gone: its workers go offline on the board.
+    pub(crate) fn end(&self) {
+        let now_ms = super::unix_millis();
+        for worker in &self.workers {
+            self.shared
+                .workers
+                .disconnected(&worker.address, &worker.worker, now_ms);
+        }
+    }
+
     async fn serve(&mut self, reader: &mut tokio::net::tcp::OwnedReadHalf) -> Close {
         let mut framer = LineFramer::new(MAX_LINE);
-        let mut buffer = vec![0u8; 8192];
+        let mut chunk = Vec::with_capacity(READ_CHUNK);
         let mut pending: Pending = FuturesOrdered::new();
         let mut generation = self.shared.generation.subscribe();
         generation.mark_unchanged();
         let mut shutdown = self.shared.shutdown.clone();
         let mut tick = tokio::time::interval(TICK);
         loop {
+            // Lines already framed go first, as far as the pending bound lets.
+            self.now = Instant::now();
+            if let Err(close) = self.on_framed_lines(&mut framer, &mut pending) {
+                return close;
+            }
+            let reading = pending.len() < MAX_PENDING_ANSWERS;
             tokio::select! {
-                read = reader.read(&mut buffer) => {
-                    let count = match read {
+                read = reader.read_buf(&mut chunk), if reading => {
+                    match read {
                         Ok(0) => return Close::Eof,
-                        Ok(count) => count,
+                        Ok(_) => {}
                         Err(error) => return Close::ReadError(error),
-                    };
-                    self.last_line = Instant::now();
-                    framer.push(&buffer[..count]);
-                    while let Some(line) = framer.next_line() {
-                        let Ok(line) = line else {
-                            return Close::LineTooLong;
-                        };
-                        let line = line.to_vec();
-                        if let Err(close) = self.on_line(&line, &mut pending) {
-                            return close;
-                        }
                     }
+                    framer.push(&chunk);
+                    chunk.clear();
                 }
-                Some(lines) = pending.next(), if !pending.is_empty() => {
-                    for line in lines {
-                        if let Err(close) = self.send(line) {
-                            return close;
-                        }
+                Some(line) = pending.next(), if !pending.is_empty() => {
+                    if let Err(close) = self.send(line) {
+                        return close;
                     }
                 }
                 changed = generation.changed() => {
                     if changed.is_err() {
                         return Close::Shutdown;
                     }
+                    self.now = Instant::now();
                     let lines = self.on_new_work();
-                    answer(&mut pending, lines);
+                    if let Err(close) = self.send_all(lines) {
+                        return close;
+                    }
                 }
                 _ = tick.tick() => {
-                    match self.on_tick() {
-                        Ok(lines) => answer(&mut pending, lines),
+                    self.now = Instant::now();
+                    let lines = match self.on_tick() {
+                        Ok(lines) => lines,
                         Err(close) => return close,
+                    };
+                    if let Err(close) = self.send_all(lines) {
+                        return close;
                     }
+                    framer.release_spare();
                 }
                 _ = shutdown.changed() => return Close::Shutdown,
             }
         }
+    }
+
+    /// Handles the complete lines `framer` holds while fewer than
+    /// [`MAX_PENDING_ANSWERS`] answers wait for the ledger.
+    pub(crate) fn on_framed_lines(
+        &mut self,
+        framer: &mut LineFramer,
+        pending: &mut Pending,
+    ) -> Result<(), Close> {
+        while pending.len() < MAX_PENDING_ANSWERS {
+            match framer.next_line() {
+                None => return Ok(()),
+                Some(Err(_)) => return Err(Close::LineTooLong),
+                Some(Ok(line)) => self.on_line(line, pending)?,
+            }
+        }
+        Ok(())
     }
 
     /// Queues a line; a full queue means the miner stopped reading.
@@ -211,7 +279,12 @@ impl<S: TemplateSource> Session<S> {
         })
     }
 
-    fn on_line(&mut self, line: &[u8], pending: &mut Pending) -> Result<(), Close> {
+    fn send_all(&self, lines: Vec<String>) -> Result<(), Close> {
+        lines.into_iter().try_for_each(|line| self.send(line))
+    }
+
+    pub(crate) fn on_line(&mut self, line: &[u8], pending: &mut Pending) -> Result<(), Close> {
+        self.last_line = self.now;
         let message = match ClientMessage::parse(line) {
             Ok(message) => message,
             Err(error) => {
@@ -227,10 +300,10 @@ impl<S: TemplateSource> Session<S> {
                     return Err(Close::Garbage);
                 }
                 tracing::debug!(session = self.id, %error, "malformed line");
-                if let Some(reply) = error.reply() {
-                    answer(pending, vec![reply.to_line()]);
-                }
-                return Ok(());
+                return match error.reply() {
+                    Some(reply) => self.send(reply.to_line()),
+                    None => Ok(()),
+                };
             }
         };
         self.consecutive_errors = 0;
@@ -259,8 +332,16 @@ impl<S: TemplateSource> Session<S> {
             // ESP-Miner's answer to a ping: nothing to say back.
             ClientMethod::Pong => return Ok(()),
             ClientMethod::Submit(submit) => {
-                pending.push_back(self.on_submit(id, submit));
-                return Ok(());
+                return match self.on_submit(id, submit)? {
+                    // A notification's share is handled all the same;
+                    // only its answer is not sent.
+                    _ if silent => Ok(()),
+                    submit::Answer::Now(line) => self.send(line),
+                    submit::Answer::Later(answer) => {
+                        pending.push_back(answer);
+                        Ok(())
+                    }
+                };
             }
             ClientMethod::Unknown { method, .. } => {
                 tracing::debug!(session = self.id, %method, "unknown method");
@@ -277,16 +358,15 @@ impl<S: TemplateSource> Session<S> {
         if silent {
             // A notification (null id): act on it, answer nothing, but still
             // send what it caused (work after an authorize, say).
-            answer(pending, lines.into_iter().skip(1).collect());
+            self.send_all(lines.into_iter().skip(1).collect())
         } else {
-            answer(pending, lines);
+            self.send_all(lines)
         }
-        Ok(())
     }
 
     /// Timeouts, and vardiff's rule for silent miners.
-    fn on_tick(&mut self) -> Result<Vec<String>, Close> {
-        let now = Instant::now();
+    pub(crate) fn on_tick(&mut self) -> Result<Vec<String>, Close> {
+        let now = self.now;
         let settings = &self.shared.settings;
         if !self.work_started && now.duration_since(self.connected) > settings.handshake_timeout {
             return Err(Close::HandshakeTimeout);
@@ -300,12 +380,5 @@ impl<S: TemplateSource> Session<S> {
             }
         }
         Ok(Vec::new())
-    }
-}
-
-/// Queues lines that are ready now, behind any answer still pending.
-fn answer(pending: &mut Pending, lines: Vec<String>) {
-    if !lines.is_empty() {
-        pending.push_back(Box::pin(std::future::ready(lines)));
     }
 }

@@ -5,11 +5,11 @@
 
 use super::super::stats::Reject;
 use super::super::workers::ShareOutcome;
-use super::{Session, Worker};
+use super::{Close, Session, Worker};
 use crate::block::{self, Solution};
 use crate::clock::unix_millis;
 use crate::jobs::PoolJob;
-use crate::ledger::{NewBlock, NewShare};
+use crate::ledger::{LedgerError, NewBlock, NewShare};
 use crate::template::TemplateSource;
 use futures::future::BoxFuture;
 use std::sync::atomic::Ordering;
@@ -19,6 +19,16 @@ use stratum::share::Share;
 use stratum::ShareCheck;
 
 impl Reject {
+    /// How the worker board counts it.
+    fn outcome(self) -> ShareOutcome {
+        match self {
+            Reject::Stale => ShareOutcome::Stale,
+            Reject::Duplicate => ShareOutcome::Duplicate,
+            Reject::LowDifficulty => ShareOutcome::LowDifficulty,
+            _ => ShareOutcome::Rejected,
+        }
+    }
+
     fn code(self) -> ErrorCode {
         match self {
             Reject::NotSubscribed => ErrorCode::NotSubscribed,
@@ -31,9 +41,18 @@ impl Reject {
     }
 }
 
+/// How a submit is answered.
+pub(super) enum Answer {
+    /// Refused: the answer is ready.
+    Now(String),
+    /// Accepted: the answer is ready once the ledger has the share.
+    Later(BoxFuture<'static, String>),
+}
+
 impl<S: TemplateSource> Session<S> {
-    /// Checks a share and returns its answer, ready when the ledger is.
-    pub(super) fn on_submit(&mut self, id: Id, submit: Submit) -> BoxFuture<'static, Vec<String>> {
+    /// Checks a share. A retarget it causes is sent at once; its own answer
+    /// is ready now (refused) or when the ledger is (accepted).
+    pub(super) fn on_submit(&mut self, id: Id, submit: Submit) -> Result<Answer, Close> {
         let stats = Arc::clone(&self.shared.stats);
         let board = Arc::clone(&self.shared.workers);
         let (share, difficulty) = match self.check(&submit) {
@@ -41,16 +60,10 @@ impl<S: TemplateSource> Session<S> {
             Err((reject, message)) => {
                 stats.reject(reject);
                 if let Some(worker) = self.worker_for(&submit.worker) {
-                    let outcome = match reject {
-                        Reject::Stale => ShareOutcome::Stale,
-                        Reject::Duplicate => ShareOutcome::Duplicate,
-                        Reject::LowDifficulty => ShareOutcome::LowDifficulty,
-                        _ => ShareOutcome::Rejected,
-                    };
                     board.share(
                         &worker.address,
                         &worker.worker,
-                        outcome,
+                        reject.outcome(),
                         0.0,
                         0.0,
                         unix_millis(),
@@ -58,14 +71,15 @@ impl<S: TemplateSource> Session<S> {
                 }
                 tracing::debug!(session = self.id, reason = reject.name(), %message, "share rejected");
                 let line = Response::error(id, ErrorReply::new(reject.code(), message)).to_line();
-                return Box::pin(std::future::ready(vec![line]));
+                return Ok(Answer::Now(line));
             }
         };
-        // Vardiff counts the share now; the retarget follows the answer.
-        let retarget = match self.vardiff.on_share(difficulty, Self::now()) {
-            Some(new) => self.retarget(new),
-            None => Vec::new(),
-        };
+        // Vardiff counts the share now; its new difficulty and job go out
+        // at once (from the next job on, as every change does).
+        if let Some(new) = self.vardiff.on_share(difficulty, self.now) {
+            let lines = self.retarget(new);
+            self.send_all(lines)?;
+        }
         let ledger = self.shared.ledger.clone();
         let session = self.id;
         // Recorded and counted in a task of its own: a miner that hangs up
@@ -77,22 +91,31 @@ impl<S: TemplateSource> Session<S> {
             let reached = stratum::target::hash_difficulty(&share.hash);
             let (address, worker) = (share.address.clone(), share.worker.clone());
             let result = ledger.record_share(share).await;
-            let outcome = if result.is_ok() {
-                stats.accept(credited);
-                ShareOutcome::Accepted
-            } else {
-                stats.reject(Reject::NotRecorded);
-                ShareOutcome::Rejected
+            let outcome = match &result {
+                Ok(()) => {
+                    stats.accept(credited);
+                    ShareOutcome::Accepted
+                }
+                Err(LedgerError::DuplicateShare) => {
+                    stats.reject(Reject::Duplicate);
+                    ShareOutcome::Duplicate
+                }
+                Err(_) => {
+                    stats.reject(Reject::NotRecorded);
+                    ShareOutcome::Rejected
+                }
             };
             board.share(&address, &worker, outcome, credited, reached, unix_millis());
             result
         });
-        Box::pin(async move {
-            let result = recorded
-                .await
-                .unwrap_or(Err(crate::ledger::LedgerError::Closed));
+        Ok(Answer::Later(Box::pin(async move {
+            let result = recorded.await.unwrap_or(Err(LedgerError::Closed));
             let answer = match result {
                 Ok(()) => Response::boolean(id, true),
+                Err(LedgerError::DuplicateShare) => {
+                    tracing::debug!(session, "share already in the ledger");
+                    Response::error(id, ErrorReply::new(ErrorCode::Duplicate, "duplicate share"))
+                }
                 Err(error) => {
                     tracing::error!(session, %error, "share not recorded; told the miner");
                     Response::error(
@@ -104,10 +127,8 @@ impl<S: TemplateSource> Session<S> {
                     )
                 }
             };
-            let mut lines = vec![answer.to_line()];
-            lines.extend(retarget);
-            lines
-        })
+            answer.to_line()
+        })))
     }
 
     /// Everything but the ledger: the share to record and the difficulty
@@ -138,7 +159,7 @@ impl<S: TemplateSource> Session<S> {
         let job = Arc::clone(&self.sent[index].job);
         let (remembered, stale) = {
             let jobs = self.shared.jobs();
-            (jobs.job(job.id()).is_some(), jobs.is_stale(&job))
+            (jobs.is_live(&job), jobs.is_stale(&job))
         };
         if !remembered {
             return Err((Reject::UnknownJob, format!("job {} expired", submit.job_id)));
@@ -163,7 +184,19 @@ impl<S: TemplateSource> Session<S> {
             .validator
             .validate(&job.job, &share, self.version_mask, &target)
             .map_err(|error| (Reject::Invalid, error.to_string()))?;
+        // The same header under any job that carries the same work (a
+        // reissue, a repeat) is the same share: refused before the block
+        // path, so a repeated solution is never built or sent again.
+        if self.accepted.contains(&check.hash) {
+            return Err((Reject::Duplicate, "duplicate share".into()));
+        }
         if check.meets_network_target {
+            if !self.shared.solutions.first_time(&check.hash) {
+                return Err((
+                    Reject::Duplicate,
+                    "duplicate share: its block was already submitted".into(),
+                ));
+            }
             self.found_block(&job, &share, &check, &worker);
         }
         if stale {
@@ -172,21 +205,17 @@ impl<S: TemplateSource> Session<S> {
                 format!("stale: job {} builds on a replaced block", submit.job_id),
             ));
         }
-        let sent = &mut self.sent[index];
+        let difficulty = self.sent[index].difficulty;
         if !check.meets_share_target {
             return Err((
                 Reject::LowDifficulty,
                 format!(
-                    "low difficulty share ({:.6} < {})",
+                    "low difficulty share ({:.6} < {difficulty})",
                     check.difficulty(),
-                    sent.difficulty
                 ),
             ));
         }
-        if !sent.hashes.insert(check.hash) {
-            return Err((Reject::Duplicate, "duplicate share".into()));
-        }
-        let difficulty = sent.difficulty;
+        self.accepted.insert(job.prevhash(), &check.hash);
         let credit_sat = self.shared.settings.credit.share_credit(
             job.pps_reward.to_sat(),
             difficulty.as_f64(),

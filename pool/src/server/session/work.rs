@@ -5,9 +5,7 @@ use super::Session;
 use crate::config::PayoutMode;
 use crate::jobs::PoolJob;
 use crate::template::TemplateSource;
-use rustc_hash::FxHashSet;
 use std::sync::Arc;
-use std::time::Instant;
 use stratum::message::{SetDifficulty, SetVersionMask};
 use stratum::{Difficulty, Target, VersionMask};
 
@@ -20,8 +18,6 @@ pub(super) struct SentJob {
     /// The difficulty in force when it was sent: what its shares are credited at.
     pub difficulty: Difficulty,
     pub target: Target,
-    /// Header hashes of accepted shares (the duplicate key).
-    pub hashes: FxHashSet<[u8; 32]>,
 }
 
 impl<S: TemplateSource> Session<S> {
@@ -78,11 +74,13 @@ impl<S: TemplateSource> Session<S> {
             job,
             difficulty,
             target: Target::from_difficulty(difficulty),
-            hashes: FxHashSet::default(),
         });
         if self.sent.len() > MAX_SENT_JOBS {
             if let Some(oldest) = self.sent.pop_front() {
                 self.validator.forget_job(oldest.job.id());
+                let sent = &self.sent;
+                self.accepted
+                    .retain(|prevhash| sent.iter().any(|job| job.job.prevhash() == *prevhash));
             }
         }
         line
@@ -166,9 +164,5 @@ impl<S: TemplateSource> Session<S> {
 
     pub(super) fn version_mask_line(mask: VersionMask) -> String {
         SetVersionMask { mask }.to_line()
-    }
-
-    pub(super) fn now() -> Instant {
-        Instant::now()
     }
 }
