@@ -46,6 +46,8 @@ enum Close {
     HandshakeTimeout,
     Idle,
     Shutdown,
+    /// Mostly invalid shares: the guard banned this connection.
+    Banned,
 }
 
 /// A worker this connection authorized.
@@ -79,6 +81,8 @@ struct Session<S> {
     /// Jobs sent to this miner, newest last, with their difficulty.
     sent: std::collections::VecDeque<SentJob>,
     validator: ShareValidator,
+    /// Set once the guard bans this connection; the session then closes.
+    banned: bool,
 }
 
 pub(super) async fn run<S: TemplateSource>(
@@ -119,6 +123,7 @@ pub(super) async fn run<S: TemplateSource>(
         work_started: false,
         sent: Default::default(),
         validator: ShareValidator::default(),
+        banned: false,
         shared,
     };
     tracing::debug!(session = id, %peer, "connected");
@@ -219,6 +224,11 @@ impl<S: TemplateSource> Session<S> {
                     .stats
                     .protocol_errors
                     .fetch_add(1, Ordering::Relaxed);
+                if error.method.as_deref() == Some("mining.submit")
+                    && self.judge(super::guard::Judged::Invalid, "")
+                {
+                    return Err(Close::Banned);
+                }
                 if matches!(error.kind, stratum::message::ErrorKind::InvalidUtf8 { .. }) {
                     return Err(Close::NotUtf8);
                 }
@@ -260,7 +270,11 @@ impl<S: TemplateSource> Session<S> {
             ClientMethod::Pong => return Ok(()),
             ClientMethod::Submit(submit) => {
                 pending.push_back(self.on_submit(id, submit));
-                return Ok(());
+                return if self.banned {
+                    Err(Close::Banned)
+                } else {
+                    Ok(())
+                };
             }
             ClientMethod::Unknown { method, .. } => {
                 tracing::debug!(session = self.id, %method, "unknown method");
@@ -307,5 +321,22 @@ impl<S: TemplateSource> Session<S> {
 fn answer(pending: &mut Pending, lines: Vec<String>) {
     if !lines.is_empty() {
         pending.push_back(Box::pin(std::future::ready(lines)));
+    }
+}
+
+impl<S: TemplateSource> Session<S> {
+    /// Tells the guard how a share of `worker` turned out (empty: the
+    /// first authorized worker); true once this connection is banned.
+    fn judge(&mut self, share: super::guard::Judged, worker: &str) -> bool {
+        let worker = match (worker, self.workers.first()) {
+            ("", Some(first)) => first.username.as_str(),
+            _ => worker,
+        };
+        let verdict = self
+            .shared
+            .guard
+            .judge(self.id, share, worker, super::unix_millis());
+        self.banned |= verdict == super::guard::Verdict::Close;
+        self.banned
     }
 }

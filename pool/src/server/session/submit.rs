@@ -40,6 +40,7 @@ impl<S: TemplateSource> Session<S> {
             Ok(accepted) => accepted,
             Err((reject, message)) => {
                 stats.reject(reject);
+                self.judge(crate::server::guard::Judged::of(reject), &submit.worker);
                 if let Some(worker) = self.worker_for(&submit.worker) {
                     let outcome = match reject {
                         Reject::Stale => ShareOutcome::Stale,
@@ -61,6 +62,7 @@ impl<S: TemplateSource> Session<S> {
                 return Box::pin(std::future::ready(vec![line]));
             }
         };
+        self.judge(crate::server::guard::Judged::Valid, &submit.worker);
         // Vardiff counts the share now; the retarget follows the answer.
         let retarget = match self.vardiff.on_share(difficulty, Self::now()) {
             Some(new) => self.retarget(new),
