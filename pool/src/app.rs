@@ -127,6 +127,7 @@ impl Pool {
         let state = Arc::new(WebState {
             stats: server.stats(),
             workers: server.workers(),
+            guard: server.guard(),
             ledger: ledger.clone(),
             started: Instant::now(),
             network: config.pool.network,

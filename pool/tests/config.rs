@@ -296,7 +296,7 @@ fn unknown_pool_variables_are_refused_by_name() {
         ("POOL_STRATUM_LISTN", "POOL_STRATUM_LISTEN"),
         (
             "POOL_STRATUMS_LISTEN",
-            "with a section of alerts, bitcoind, chain, database",
+            "with a section of alerts, bans, bitcoind, chain, database",
         ),
         ("POOL_BITCOIND_0_URI", "POOL_BITCOIND_URL"),
         ("POOL_ADDRESS", "POOL_<SECTION>_<KEY>"),

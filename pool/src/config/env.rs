@@ -16,7 +16,8 @@
 //! The keys and their types come from serializing the defaults, so a new
 //! field of the config is overridable with no change here.
 
-use super::{AlertsConfig, LogConfig, PayoutConfig, SimnetConfig, StratumConfig, WebConfig};
+use super::WebConfig;
+use super::{AlertsConfig, BansConfig, LogConfig, PayoutConfig, SimnetConfig, StratumConfig};
 use super::{BitcoindConfig, ChainConfig, Config, ConfigError, DatabaseConfig, PoolConfig};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -234,6 +235,7 @@ fn check(section: &str, value: toml::Value) -> Result<(), toml::de::Error> {
     match section {
         "pool" => value.try_into::<PoolConfig>().map(drop),
         "stratum" => value.try_into::<StratumConfig>().map(drop),
+        "bans" => value.try_into::<BansConfig>().map(drop),
         "chain" => value.try_into::<ChainConfig>().map(drop),
         NODES => value.try_into::<BitcoindConfig>().map(drop),
         "simnet" => value.try_into::<SimnetConfig>().map(drop),
@@ -357,8 +359,8 @@ mod tests {
         let schema = Schema::new();
         let names: Vec<&str> = schema.sections.iter().map(|(s, _)| s.as_str()).collect();
         for section in [
-            "pool", "stratum", "chain", "bitcoind", "simnet", "database", "web", "payout", "log",
-            "alerts",
+            "pool", "stratum", "bans", "chain", "bitcoind", "simnet", "database", "web", "payout",
+            "log", "alerts",
         ] {
             assert!(names.contains(&section), "{section}");
         }
@@ -412,6 +414,15 @@ mod tests {
         assert_eq!(found.key_path(), "bitcoind[2].zmq");
         let (found, _) = target_of("POOL_BITCOIND_URL", &schema);
         assert_eq!(found.node, Some((0, true)));
+        let (found, spec) = target_of("POOL_BANS_MIN_SHARES", &schema);
+        assert_eq!(found.key_path(), "bans.min_shares");
+        assert_eq!(spec.kind, Kind::Integer);
+        let (found, spec) = target_of("POOL_STRATUM_IP_ALLOWLIST", &schema);
+        assert_eq!(found.key_path(), "stratum.ip_allowlist");
+        assert_eq!(
+            value("[\"10.0.0.0/8\"]", &spec),
+            Ok(Some(toml::Value::Array(vec!["10.0.0.0/8".into()])))
+        );
         assert!(target("HOME", &schema).unwrap().is_none());
         assert!(target("POOL_NOPE_X", &schema).is_err());
         assert!(target("POOL_POOL_", &schema).is_err());

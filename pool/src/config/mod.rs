@@ -28,6 +28,8 @@ use std::path::{Path, PathBuf};
 pub struct Config {
     pub pool: PoolConfig,
     pub stratum: StratumConfig,
+    /// Addresses whose miners send mostly invalid shares are refused a while.
+    pub bans: BansConfig,
     /// Where templates come from and where blocks go.
     pub chain: ChainConfig,
     /// One or more nodes, tried in order (fail-over) and all sent every block.
@@ -227,6 +229,12 @@ pub struct StratumConfig {
     pub idle_timeout_secs: u64,
     /// Most connections at once; 0 means 90 % of the file-descriptor limit.
     pub max_connections: usize,
+    /// Most connections at once from one IPv4 address or IPv6 /64; 0: no
+    /// limit. Generous by default: a farm behind one NAT is one address.
+    pub max_connections_per_ip: usize,
+    /// Addresses and CIDR ranges (`10.0.0.0/8`, `2001:db8::/32`) exempt
+    /// from `max_connections_per_ip` and never refused for a ban.
+    pub ip_allowlist: Vec<String>,
 }
 
 impl Default for StratumConfig {
@@ -244,6 +252,37 @@ impl Default for StratumConfig {
             handshake_timeout_secs: 30,
             idle_timeout_secs: 900,
             max_connections: 0,
+            max_connections_per_ip: 1000,
+            ip_allowlist: Vec::new(),
+        }
+    }
+}
+
+/// When a connection's shares get its address banned: at least
+/// `min_shares` judged over the last one to two windows, and at least
+/// `invalid_percent` of them invalid (bad hex, unknown job, low difficulty,
+/// duplicate, unauthorized worker). Stale shares after a new block are
+/// honest and never count.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BansConfig {
+    pub enabled: bool,
+    /// Shares are judged over this window and the one before it.
+    pub window_secs: u64,
+    pub invalid_percent: f64,
+    pub min_shares: u32,
+    /// How long a banned address is refused.
+    pub ban_secs: u64,
+}
+
+impl Default for BansConfig {
+    fn default() -> Self {
+        BansConfig {
+            enabled: true,
+            window_secs: 600,
+            invalid_percent: 90.0,
+            min_shares: 100,
+            ban_secs: 600,
         }
     }
 }

@@ -2,7 +2,9 @@
 //! [`Invalid`] naming the key, the value and what is allowed.
 
 use super::error::{toml_float, toml_string};
-use super::{Config, ConfigError, Invalid, Network, PoolConfig, StratumConfig, TemplateSourceKind};
+use super::TemplateSourceKind;
+use super::{BansConfig, Config, ConfigError, Invalid, Network, PoolConfig, StratumConfig};
+use crate::server::guard::{IpRange, IpRangeError};
 use std::net::SocketAddr;
 use stratum::extranonce::MAX_EXTRANONCE2;
 use stratum::{Difficulty, VersionMask};
@@ -22,6 +24,8 @@ pub const MAX_WORKERS_PER_CONNECTION: usize = 4096;
 
 /// Shortest ledger write timeout: below it a busy disk fails honest writes.
 pub const MIN_WRITE_TIMEOUT_MS: u64 = 100;
+/// Fewer judged shares would ban a miner for a handful of unlucky rejects.
+pub const MIN_BAN_SHARES: u32 = 10;
 
 /// The share difficulties of `[stratum]`, checked.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -48,6 +52,7 @@ impl Config {
         let mut problems = Vec::new();
         self.check_pool(&mut problems);
         check_stratum(&self.stratum, &mut problems);
+        check_bans(&self.bans, &mut problems);
         self.check_chain(&mut problems);
         self.check_nodes(&mut problems);
         if !(self.simnet.difficulty.is_finite() && self.simnet.difficulty > 0.0) {
@@ -219,6 +224,53 @@ fn check_stratum(stratum: &StratumConfig, problems: &mut Vec<Invalid>) {
             ));
         }
     }
+    for (index, entry) in stratum.ip_allowlist.iter().enumerate() {
+        if let Err(error) = IpRange::parse(entry) {
+            problems.push(allowlist_problem(index, entry, error));
+        }
+    }
+}
+
+fn allowlist_problem(index: usize, entry: &str, error: IpRangeError) -> Invalid {
+    Invalid::new(
+        format!("stratum.ip_allowlist[{index}]"),
+        toml_string(entry),
+        format!("{error} (entries are addresses or CIDR ranges such as \"10.0.0.0/8\")"),
+    )
+}
+
+fn check_bans(bans: &BansConfig, problems: &mut Vec<Invalid>) {
+    for (key, value) in [
+        ("window_secs", bans.window_secs),
+        ("ban_secs", bans.ban_secs),
+    ] {
+        if value == 0 {
+            problems.push(Invalid::new(
+                format!("bans.{key}"),
+                "0".to_string(),
+                "must be at least 1 second (set bans.enabled = false to ban nobody)",
+            ));
+        }
+    }
+    let percent = bans.invalid_percent;
+    if !(percent > 0.0 && percent <= 100.0) {
+        problems.push(Invalid::new(
+            "bans.invalid_percent",
+            toml_float(percent),
+            "must be above 0 and at most 100 (the share of invalid shares that bans; \
+             90 leaves honest miners far below it)",
+        ));
+    }
+    if bans.min_shares < MIN_BAN_SHARES {
+        problems.push(Invalid::new(
+            "bans.min_shares",
+            bans.min_shares.to_string(),
+            format!(
+                "must be at least {MIN_BAN_SHARES} (fewer would ban a miner for a handful of \
+                 unlucky rejects while its difficulty settles)"
+            ),
+        ));
+    }
 }
 
 impl StratumConfig {
@@ -265,6 +317,17 @@ impl StratumConfig {
             }
         };
         Ok(DifficultyBounds { start, min, max })
+    }
+
+    /// `ip_allowlist`, each entry an address or a CIDR range.
+    pub fn parsed_allowlist(&self) -> Result<Vec<IpRange>, Invalid> {
+        self.ip_allowlist
+            .iter()
+            .enumerate()
+            .map(|(index, entry)| {
+                IpRange::parse(entry).map_err(|error| allowlist_problem(index, entry, error))
+            })
+            .collect()
     }
 
     /// `version_mask`, which must be exactly 8 hex digits.
@@ -373,6 +436,31 @@ fn check_payout(payout: &super::PayoutConfig, problems: &mut Vec<Invalid>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bans_and_allowlist_are_checked() {
+        let mut config = Config::default();
+        config.stratum.ip_allowlist = vec!["10.0.0.0/8".into(), "10.1.2.3/8".into(), "x".into()];
+        config.bans.invalid_percent = 0.0;
+        config.bans.min_shares = 3;
+        config.bans.ban_secs = 0;
+        let problems = config.problems();
+        let about = |key: &str| {
+            problems
+                .iter()
+                .find(|problem| problem.key == key)
+                .unwrap_or_else(|| panic!("no problem with {key}: {problems:?}"))
+                .problem
+                .clone()
+        };
+        assert!(about("stratum.ip_allowlist[1]").contains("did you mean 10.0.0.0/8"));
+        assert!(!problems.iter().any(|p| p.key == "stratum.ip_allowlist[0]"));
+        assert!(about("stratum.ip_allowlist[2]").contains("not an IP address"));
+        assert!(about("bans.invalid_percent").contains("above 0"));
+        assert!(about("bans.min_shares").contains("at least 10"));
+        assert!(about("bans.ban_secs").contains("at least 1 second"));
+        assert!(!problems.iter().any(|p| p.key == "bans.window_secs"));
+    }
 
     #[test]
     fn listen_overlap() {

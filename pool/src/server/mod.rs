@@ -9,6 +9,7 @@
 //! bounded (a miner that cannot keep up is dropped).
 
 mod fdlimit;
+pub mod guard;
 mod session;
 pub mod solutions;
 pub mod stats;
@@ -23,12 +24,13 @@ use crate::extranonce::Extranonce1Allocator;
 use crate::jobs::{JobManager, JobSettings, TemplateChange};
 use crate::ledger::Ledger;
 use crate::template::TemplateSource;
+use guard::{BanRules, Guard, GuardSettings, Refusal, RefusalReason};
 use stats::ServerStats;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use stratum::{Difficulty, VersionMask};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use workers::WorkerBoard;
@@ -52,6 +54,8 @@ pub struct ServerSettings {
     pub max_workers_per_connection: usize,
     /// 0: derive from the file-descriptor limit.
     pub max_connections: usize,
+    /// Per-address limits and bans.
+    pub guard: GuardSettings,
     /// How shares and blocks are credited.
     pub credit: crate::payouts::CreditSettings,
 }
@@ -81,9 +85,26 @@ impl ServerSettings {
             idle_timeout: Duration::from_secs(config.stratum.idle_timeout_secs),
             max_workers_per_connection: config.stratum.max_workers_per_connection,
             max_connections: config.stratum.max_connections,
+            guard: GuardSettings {
+                max_connections_per_ip: config.stratum.max_connections_per_ip,
+                allowlist: config
+                    .stratum
+                    .parsed_allowlist()
+                    .expect("validated allow-list"),
+                bans: config.bans.enabled.then(|| BanRules {
+                    window_ms: secs_to_ms(config.bans.window_secs),
+                    invalid_percent: config.bans.invalid_percent,
+                    min_shares: config.bans.min_shares,
+                    ban_ms: secs_to_ms(config.bans.ban_secs),
+                }),
+            },
             credit: crate::payouts::CreditSettings::from_config(config),
         }
     }
+}
+
+fn secs_to_ms(secs: u64) -> i64 {
+    i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
 }
 
 /// What every session shares.
@@ -102,6 +123,8 @@ pub(crate) struct Shared<S> {
     pub workers: Arc<WorkerBoard>,
     /// Set once alerts are configured and started.
     pub alerts: Arc<OnceLock<Alerts>>,
+    /// Connections per address, bans, and each connection's recent shares.
+    pub guard: Arc<Guard>,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -121,6 +144,7 @@ pub struct Server {
     stats: Arc<ServerStats>,
     workers: Arc<WorkerBoard>,
     alerts: Arc<OnceLock<Alerts>>,
+    guard: Arc<Guard>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -134,7 +158,7 @@ impl Server {
         ledger: Ledger,
         store: BlockStore,
     ) -> std::io::Result<Server> {
-        let listener = TcpListener::bind(settings.listen).await?;
+        let listener = listen(settings.listen)?;
         let local_addr = listener.local_addr()?;
         let max_connections = match settings.max_connections {
             0 => fdlimit::connection_limit(),
@@ -144,6 +168,7 @@ impl Server {
         let stats = Arc::new(ServerStats::default());
         let workers = Arc::new(WorkerBoard::default());
         let alerts = Arc::new(OnceLock::new());
+        let guard = Arc::new(Guard::new(settings.guard.clone()));
         // Restarts begin elsewhere in the extranonce space, so a miner that
         // reconnects at once does not get the value it just had.
         let start = SystemTime::now()
@@ -165,6 +190,7 @@ impl Server {
             stats: Arc::clone(&stats),
             workers: Arc::clone(&workers),
             alerts: Arc::clone(&alerts),
+            guard: Arc::clone(&guard),
             shutdown: shutdown_rx,
         });
         tracing::info!(%local_addr, max_connections, "stratum listening");
@@ -177,6 +203,7 @@ impl Server {
             stats,
             workers,
             alerts,
+            guard,
             shutdown,
             tasks,
         })
@@ -205,6 +232,11 @@ impl Server {
         Arc::clone(&self.workers)
     }
 
+    /// Per-address limits and bans.
+    pub fn guard(&self) -> Arc<Guard> {
+        Arc::clone(&self.guard)
+    }
+
     /// Stops accepting, closes every session and waits for the tasks.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
@@ -212,6 +244,26 @@ impl Server {
             let _ = task.await;
         }
     }
+}
+
+/// Connections the kernel may hold for the accept loop. After a restart or
+/// a network blip every miner reconnects at once: the usual 128 overflows,
+/// and the overflow waits seconds for SYN retries (or, with SYN cookies,
+/// is connected on the miner's side only until it sends). The kernel caps
+/// it at `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds the Stratum listener with [`LISTEN_BACKLOG`].
+fn listen(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match address {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    // As `TcpListener::bind` does: a restarted pool rebinds at once.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// How long an offline worker stays on the board (a day: its page still
@@ -281,21 +333,67 @@ async fn accept<S: TemplateSource>(listener: TcpListener, shared: Arc<Shared<S>>
                 continue;
             }
         };
+        next_session += 1;
+        let id = next_session;
+        // Refused connections are dropped here, which closes them.
+        let now_ms = unix_millis();
+        let admission = match shared.guard.admit(peer.ip(), id, now_ms) {
+            Ok(admission) => admission,
+            Err(refusal) => {
+                log_refusal(peer, refusal);
+                continue;
+            }
+        };
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
             shared
                 .stats
                 .connections_refused
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            tracing::warn!(%peer, max, "connection limit reached; refusing");
+            let refusal = Refusal {
+                reason: RefusalReason::MaxConnections { limit: max },
+                log: shared.guard.refused_at_capacity(now_ms),
+            };
+            log_refusal(peer, refusal);
             continue;
         };
-        next_session += 1;
         let shared = Arc::clone(&shared);
-        let id = next_session;
         sessions.spawn(async move {
             session::run(shared, stream, peer, id).await;
             drop(permit);
+            drop(admission);
         });
     }
     sessions.shutdown().await;
+}
+
+/// One line per refusal, as many as the guard's log gate lets through
+/// (`unlogged`: refusals since the previous line that were not logged).
+fn log_refusal(peer: SocketAddr, refusal: Refusal) {
+    let Some(unlogged) = refusal.log else {
+        return;
+    };
+    let reason = refusal.reason.name();
+    match refusal.reason {
+        RefusalReason::Banned { until_ms } => tracing::info!(
+            %peer,
+            reason,
+            until_ms,
+            unlogged,
+            "connection refused: the address is banned"
+        ),
+        RefusalReason::PerIpLimit { limit } => tracing::info!(
+            %peer,
+            reason,
+            limit,
+            unlogged,
+            "connection refused: too many connections from this address (stratum.max_connections_per_ip)"
+        ),
+        RefusalReason::MaxConnections { limit } => tracing::warn!(
+            %peer,
+            reason,
+            limit,
+            unlogged,
+            "connection refused: the pool is at its connection limit"
+        ),
+    }
 }

@@ -5,6 +5,7 @@ use super::health::{unix_ms, work_confirmed_ms};
 use super::prometheus::{Exposition, Kind, CONTENT_TYPE};
 use super::WebState;
 use crate::ledger::{BlockStatus, LedgerStats};
+use crate::server::guard::GuardSnapshot;
 use crate::server::stats::{ChainSnapshot, StatsSnapshot};
 use crate::template::rpc_metrics::{LastCall, RpcSnapshot};
 use axum::extract::State;
@@ -36,12 +37,14 @@ pub async fn metrics(State(state): State<Arc<WebState>>) -> impl IntoResponse {
         Err(_) => None,
     };
     let rpc = state.ops.rpc.as_ref().map(|rpc| rpc.snapshot());
+    let now_ms = unix_ms();
     let text = render(&Scrape {
         uptime_secs: state.started.elapsed().as_secs_f64(),
+        guard: state.guard.snapshot(now_ms as i64),
         stats,
         hashrate,
         chain: state.stats.chain(),
-        now_ms: unix_ms(),
+        now_ms,
         rpc: rpc.as_ref(),
         ledger: state.ledger.stats(),
         database_up: ping.is_ok(),
@@ -54,6 +57,8 @@ pub async fn metrics(State(state): State<Arc<WebState>>) -> impl IntoResponse {
 pub struct Scrape<'a> {
     pub uptime_secs: f64,
     pub stats: StatsSnapshot,
+    /// Bans and refused connections.
+    pub guard: GuardSnapshot,
     /// Hashes per second over the last minutes.
     pub hashrate: f64,
     pub chain: ChainSnapshot,
@@ -75,7 +80,8 @@ pub fn render(scrape: &Scrape<'_>) -> String {
     )
     .sample("pool_uptime_seconds", &[], scrape.uptime_secs);
     shares(&mut out, &scrape.stats, scrape.hashrate);
-    connections(&mut out, &scrape.stats);
+    connections(&mut out, &scrape.stats, &scrape.guard);
+    bans(&mut out, &scrape.guard);
     blocks(&mut out, &scrape.stats, scrape.blocks.as_deref());
     chain(&mut out, scrape);
     if let Some(rpc) = scrape.rpc {
@@ -117,7 +123,7 @@ fn shares(out: &mut Exposition, stats: &StatsSnapshot, hashrate: f64) {
     .sample("pool_hashrate_hashes_per_second", &[], hashrate);
 }
 
-fn connections(out: &mut Exposition, stats: &StatsSnapshot) {
+fn connections(out: &mut Exposition, stats: &StatsSnapshot, guard: &GuardSnapshot) {
     out.family(
         "pool_connections_open",
         Kind::Gauge,
@@ -133,13 +139,19 @@ fn connections(out: &mut Exposition, stats: &StatsSnapshot) {
     out.family(
         "pool_connections_refused_total",
         Kind::Counter,
-        "Miner connections refused because the pool was at stratum.max_connections.",
-    )
-    .sample(
-        "pool_connections_refused_total",
-        &[],
-        stats.connections_refused,
+        "Miner connections refused, by reason: max_connections (the pool was full), per_ip_limit (stratum.max_connections_per_ip), banned.",
     );
+    for (reason, count) in [
+        ("max_connections", stats.connections_refused),
+        ("per_ip_limit", guard.refused_per_ip),
+        ("banned", guard.refused_banned),
+    ] {
+        out.sample(
+            "pool_connections_refused_total",
+            &[("reason", reason)],
+            count,
+        );
+    }
     out.family(
         "pool_slow_miners_dropped_total",
         Kind::Counter,
@@ -156,6 +168,26 @@ fn connections(out: &mut Exposition, stats: &StatsSnapshot) {
         "Connections closed for bytes that are not Stratum.",
     )
     .sample("pool_protocol_errors_total", &[], stats.protocol_errors);
+}
+
+fn bans(out: &mut Exposition, guard: &GuardSnapshot) {
+    out.family(
+        "pool_bans_total",
+        Kind::Counter,
+        "Connections closed for mostly invalid shares, by scope: ip (the address refused for bans.ban_secs), connection (an allow-listed address: only the connection closed).",
+    )
+    .sample("pool_bans_total", &[("scope", "ip")], guard.bans_total)
+    .sample(
+        "pool_bans_total",
+        &[("scope", "connection")],
+        guard.allowlisted_closed_total,
+    );
+    out.family(
+        "pool_bans_active",
+        Kind::Gauge,
+        "Addresses (IPv4, or IPv6 /64) banned now.",
+    )
+    .sample("pool_bans_active", &[], guard.bans_active);
 }
 
 fn blocks(out: &mut Exposition, stats: &StatsSnapshot, ledger: Option<&[(BlockStatus, u64)]>) {
@@ -304,9 +336,17 @@ mod tests {
         let stats = ServerStats::default();
         stats.accept(2.5);
         stats.reject(Reject::Stale);
+        let guard = GuardSnapshot {
+            bans_total: 3,
+            bans_active: 2,
+            refused_banned: 7,
+            refused_per_ip: 5,
+            ..GuardSnapshot::default()
+        };
         let text = render(&Scrape {
             uptime_secs: 1.0,
             stats: stats.snapshot(),
+            guard,
             hashrate: 0.0,
             chain: ChainSnapshot::default(),
             now_ms: 1,
@@ -330,5 +370,15 @@ mod tests {
         assert!(!text.contains("pool_bitcoind"), "no RPC on this source");
         assert!(text.contains("# TYPE pool_ledger_blocks gauge\n# HELP pool_template_age_seconds"));
         assert!(text.contains("pool_database_up 0\n"));
+        for line in [
+            "pool_connections_refused_total{reason=\"max_connections\"} 0\n",
+            "pool_connections_refused_total{reason=\"per_ip_limit\"} 5\n",
+            "pool_connections_refused_total{reason=\"banned\"} 7\n",
+            "pool_bans_total{scope=\"ip\"} 3\n",
+            "pool_bans_total{scope=\"connection\"} 0\n",
+            "pool_bans_active 2\n",
+        ] {
+            assert!(text.contains(line), "{line}");
+        }
     }
 }

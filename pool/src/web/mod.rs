@@ -35,12 +35,14 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use limit::RateLimit;
-pub use view::{BatchView, BlockView, Hashrates, MinerView, PoolView, WorkerView};
+pub use view::{BanView, BatchView, BlockView, Hashrates, MinerView, PoolView, WorkerView};
 
 /// What the pages show.
 pub struct WebState {
     pub stats: Arc<ServerStats>,
     pub workers: Arc<WorkerBoard>,
+    /// Bans and refused connections.
+    pub guard: Arc<crate::server::guard::Guard>,
     pub ledger: Ledger,
     pub started: Instant,
     pub network: Network,

@@ -73,6 +73,18 @@ pub struct PoolView {
     pub last_block_luck_percent: Option<f64>,
     pub blocks_found: u64,
     pub chart: Vec<ChartPoint>,
+    /// Addresses banned now, newest first (at most 100).
+    pub bans: Vec<BanView>,
+}
+
+/// An address refused for mostly invalid shares, until `until_ms`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BanView {
+    /// An IPv4 address, or an IPv6 /64.
+    pub ip: String,
+    pub reason: &'static str,
+    pub since_ms: i64,
+    pub until_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -290,6 +302,18 @@ pub(super) async fn pool_view(state: &WebState) -> Result<PoolView, LedgerError>
             .map(|(_, count)| count)
             .sum(),
         chart: chart(state, now, age, None).await?,
+        bans: state
+            .guard
+            .snapshot(now)
+            .bans
+            .into_iter()
+            .map(|ban| BanView {
+                ip: ban.host.to_string(),
+                reason: ban.reason.name(),
+                since_ms: ban.since_ms,
+                until_ms: ban.until_ms,
+            })
+            .collect(),
     })
 }
 

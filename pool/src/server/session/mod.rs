@@ -72,6 +72,8 @@ pub(crate) enum Close {
     HandshakeTimeout,
     Idle,
     Shutdown,
+    /// Mostly invalid shares: the guard banned this connection.
+    Banned,
 }
 
 /// A worker this connection authorized.
@@ -112,6 +114,8 @@ pub(crate) struct Session<S> {
     /// Headers credited on this connection: the duplicate key.
     accepted: AcceptedWork,
     validator: ShareValidator,
+    /// Set once the guard bans this connection; the session then closes.
+    banned: bool,
 }
 
 pub(super) async fn run<S: TemplateSource>(
@@ -184,6 +188,7 @@ impl<S: TemplateSource> Session<S> {
             sent: Default::default(),
             accepted: AcceptedWork::new(),
             validator: ShareValidator::new(Sha256d::best(), CACHED_ROOTS),
+            banned: false,
             shared,
         }
     }
@@ -292,6 +297,11 @@ impl<S: TemplateSource> Session<S> {
                     .stats
                     .protocol_errors
                     .fetch_add(1, Ordering::Relaxed);
+                if error.method.as_deref() == Some("mining.submit")
+                    && self.judge(super::guard::Judged::Invalid, "")
+                {
+                    return Err(Close::Banned);
+                }
                 if matches!(error.kind, stratum::message::ErrorKind::InvalidUtf8 { .. }) {
                     return Err(Close::NotUtf8);
                 }
@@ -332,7 +342,11 @@ impl<S: TemplateSource> Session<S> {
             // ESP-Miner's answer to a ping: nothing to say back.
             ClientMethod::Pong => return Ok(()),
             ClientMethod::Submit(submit) => {
-                return match self.on_submit(id, submit)? {
+                let answer = self.on_submit(id, submit)?;
+                if self.banned {
+                    return Err(Close::Banned);
+                }
+                return match answer {
                     // A notification's share is handled all the same;
                     // only its answer is not sent.
                     _ if silent => Ok(()),
@@ -380,5 +394,22 @@ impl<S: TemplateSource> Session<S> {
             }
         }
         Ok(Vec::new())
+    }
+}
+
+impl<S: TemplateSource> Session<S> {
+    /// Tells the guard how a share of `worker` turned out (empty: the
+    /// first authorized worker); true once this connection is banned.
+    fn judge(&mut self, share: super::guard::Judged, worker: &str) -> bool {
+        let worker = match (worker, self.workers.first()) {
+            ("", Some(first)) => first.username.as_str(),
+            _ => worker,
+        };
+        let verdict = self
+            .shared
+            .guard
+            .judge(self.id, share, worker, super::unix_millis());
+        self.banned |= verdict == super::guard::Verdict::Close;
+        self.banned
     }
 }

@@ -59,6 +59,7 @@ impl<S: TemplateSource> Session<S> {
             Ok(accepted) => accepted,
             Err((reject, message)) => {
                 stats.reject(reject);
+                self.judge(crate::server::guard::Judged::of(reject), &submit.worker);
                 if let Some(worker) = self.worker_for(&submit.worker) {
                     board.share(
                         &worker.address,
@@ -74,6 +75,7 @@ impl<S: TemplateSource> Session<S> {
                 return Ok(Answer::Now(line));
             }
         };
+        self.judge(crate::server::guard::Judged::Valid, &submit.worker);
         // Vardiff counts the share now; its new difficulty and job go out
         // at once (from the next job on, as every change does).
         if let Some(new) = self.vardiff.on_share(difficulty, self.now) {
