@@ -36,11 +36,14 @@ impl Dyadic {
 }
 
 /// `floor(numerator × 2^shift / denominator)`, or `None` when it does not
-/// fit in a `u128`. `denominator` must not be zero.
+/// fit in a `u128` (a zero denominator included).
 ///
 /// Long division in steps of at most 64 bits: the remainder stays below the
 /// 64-bit denominator, so shifting it by 64 never overflows a `u128`.
 pub(crate) fn shifted_ratio(numerator: u64, denominator: u64, shift: i32) -> Option<u128> {
+    if denominator == 0 {
+        return None;
+    }
     let denominator = u128::from(denominator);
     let mut quotient = u128::from(numerator) / denominator;
     let mut remainder = u128::from(numerator) % denominator;
@@ -64,7 +67,9 @@ pub(crate) fn shifted_ratio(numerator: u64, denominator: u64, shift: i32) -> Opt
 }
 
 /// `floor(numerator × 2^shift / denominator)` for any size. `denominator`
-/// must not be zero.
+/// must not be zero, and `|shift|` must stay where a big integer can hold
+/// it: its callers pass the difference of two `f64` exponents (at most
+/// 971 + 1074 = 2,045).
 pub(crate) fn floor_scaled(numerator: BigUint, denominator: BigUint, shift: i64) -> BigUint {
     let magnitude = usize::try_from(shift.unsigned_abs()).unwrap_or(usize::MAX);
     if shift >= 0 {
@@ -81,6 +86,13 @@ mod tests {
 
     fn value_of(dyadic: Dyadic) -> f64 {
         dyadic.mantissa as f64 * 2f64.powi(dyadic.exponent)
+    }
+
+    #[test]
+    fn a_zero_denominator_is_none_not_a_panic() {
+        assert_eq!(shifted_ratio(1, 0, 5), None);
+        assert_eq!(shifted_ratio(0, 0, -5), None);
+        assert_eq!(shifted_ratio(6, 3, 1), Some(4));
     }
 
     #[test]

@@ -48,6 +48,20 @@ impl FeeAverage {
         }
     }
 
+    /// The average [`FeeAverage::push`] of `template_fees` would give, without
+    /// pushing (to check a template before taking it).
+    pub fn average_with(&self, template_fees: Sats) -> Sats {
+        let (total, count) = match self.recent_fees.front() {
+            // The window's total includes the oldest: no underflow.
+            Some(&oldest) if self.recent_fees.len() == self.window => {
+                (self.recent_total - u128::from(oldest), self.window)
+            }
+            _ => (self.recent_total, self.recent_fees.len() + 1),
+        };
+        // The mean of u64s is a u64.
+        ((total + u128::from(template_fees)) / count as u128) as Sats
+    }
+
     /// How many templates the average is over now.
     pub fn len(&self) -> usize {
         self.recent_fees.len()
@@ -156,6 +170,21 @@ mod tests {
             };
             prop_assert_eq!(fees.average(), expected);
             prop_assert_eq!(fees.len(), kept.len());
+        }
+
+        #[test]
+        fn average_with_is_the_average_after_a_push(
+            window in 0usize..8,
+            template_fees in proptest::collection::vec(any::<u64>(), 0..20),
+            next in any::<u64>(),
+        ) {
+            let mut fees = FeeAverage::new(window);
+            for &value in &template_fees {
+                fees.push(value);
+            }
+            let predicted = fees.average_with(next);
+            fees.push(next);
+            prop_assert_eq!(predicted, fees.average());
         }
 
         #[test]

@@ -138,7 +138,8 @@ impl Pool {
             // Five tries per address per ten minutes: enough for a miner
             // fumbling with a wallet, too few to grind at signatures.
             settings_limit: crate::web::RateLimit::new(5, std::time::Duration::from_secs(600)),
-            ops: OpsState::new(source.rpc_metrics(), health, &server.stats()),
+            ops: OpsState::new(source.rpc_metrics(), health, &server.stats())
+                .with_template_refusals(source.template_refusals()),
         });
         let (web_shutdown, web_stop) = watch::channel(false);
         let web = tokio::spawn(web::serve(listener, state, web_stop));

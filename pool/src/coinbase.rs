@@ -77,22 +77,30 @@ pub fn build(spec: &CoinbaseSpec) -> Result<CoinbaseParts, CoinbaseError> {
     if spec.payouts.is_empty() {
         return Err(CoinbaseError::NoPayout);
     }
-    let paid: Amount = spec.payouts.iter().map(|output| output.value).sum();
-    if paid > spec.coinbase_value {
-        return Err(CoinbaseError::Overpays {
-            paid,
-            allowed: spec.coinbase_value,
-        });
+    // Checked: `Amount`'s sum wraps silently in release builds.
+    let paid = spec
+        .payouts
+        .iter()
+        .try_fold(Amount::ZERO, |sum, output| sum.checked_add(output.value));
+    match paid {
+        Some(paid) if paid <= spec.coinbase_value => {}
+        paid => {
+            return Err(CoinbaseError::Overpays {
+                paid: paid.unwrap_or(Amount::MAX),
+                allowed: spec.coinbase_value,
+            })
+        }
     }
 
-    let mut script = Builder::new().push_int(spec.height as i64);
+    let mut script = Builder::new().push_int(i64::from(spec.height));
     if !spec.tag.is_empty() {
+        // At most MAX_TAG_LEN (32) bytes, checked above: a push takes it.
         let tag = PushBytesBuf::try_from(spec.tag.to_vec()).expect("tag is at most 32 bytes");
         script = script.push_slice(tag);
     }
     let mut script_start = script.into_bytes();
-    // The opcode that pushes the next `extranonce_len` bytes; the bytes
-    // themselves are the miner's.
+    // The opcode that pushes the next `extranonce_len` bytes (2..=75,
+    // checked above: it fits a u8); the bytes themselves are the miner's.
     script_start.push(spec.extranonce_len as u8);
     let script_sig_len = script_start.len() + spec.extranonce_len;
     if script_sig_len > MAX_SCRIPT_SIG {
@@ -235,5 +243,26 @@ mod tests {
         let mut tiny = spec(200, None);
         tiny.extranonce_len = 1;
         assert_eq!(build(&tiny), Err(CoinbaseError::BadExtranonceLength(1)));
+
+        // Outputs whose sum does not fit a u64: refused, not wrapped.
+        let mut wrapping = spec(200, None);
+        wrapping.coinbase_value = Amount::MAX;
+        wrapping.payouts = vec![
+            TxOut {
+                value: Amount::MAX,
+                script_pubkey: p2wpkh(1),
+            },
+            TxOut {
+                value: Amount::from_sat(1),
+                script_pubkey: p2wpkh(2),
+            },
+        ];
+        assert_eq!(
+            build(&wrapping),
+            Err(CoinbaseError::Overpays {
+                paid: Amount::MAX,
+                allowed: Amount::MAX
+            })
+        );
     }
 }

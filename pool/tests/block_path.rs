@@ -64,7 +64,9 @@ async fn a_solving_share_becomes_a_block_the_chain_accepts() {
         fpps_fee_window: 10,
     });
     assert_eq!(
-        manager.on_template(Arc::clone(&template), Instant::now()),
+        manager
+            .on_template(Arc::clone(&template), Instant::now())
+            .unwrap(),
         TemplateChange::NewBlock
     );
     let job = manager.current_job(None).unwrap();
@@ -94,7 +96,9 @@ async fn a_solving_share_becomes_a_block_the_chain_accepts() {
     let next = next_template(&mut templates, Some(template.height)).await;
     assert_eq!(next.previous_block_hash, solved.block_hash());
     assert_eq!(
-        manager.on_template(Arc::clone(&next), Instant::now()),
+        manager
+            .on_template(Arc::clone(&next), Instant::now())
+            .unwrap(),
         TemplateChange::NewBlock
     );
     assert!(manager.is_stale(&job));

@@ -102,7 +102,9 @@ fn jobs_from_every_core_capture_solve_into_valid_blocks() {
             let template = template(name);
             let mut manager = JobManager::new(settings(mode, pool_script.clone(), "/pool-test/"));
             assert_eq!(
-                manager.on_template(Arc::clone(&template), Instant::now()),
+                manager
+                    .on_template(Arc::clone(&template), Instant::now())
+                    .unwrap(),
                 TemplateChange::NewBlock
             );
             let job = manager.current_job(Some(&miner)).unwrap();
@@ -203,7 +205,9 @@ fn our_coinbase_builder_rebuilds_the_signet_block_core_accepted() {
         fee_basis_points: 0,
         ..settings(PayoutMode::Pplns, pool_script, "/signet-vector/")
     });
-    manager.on_template(Arc::clone(&template), Instant::now());
+    manager
+        .on_template(Arc::clone(&template), Instant::now())
+        .unwrap();
     let job = manager.current_job(None).unwrap();
     let solution = Solution {
         extranonce1: Extranonce1::from_wire("f000000a").unwrap(),
@@ -230,7 +234,7 @@ fn job_ids_stay_unique_across_managers_started_one_after_the_other() {
             "gbt-regtest-30tx.json",
             "gbt-regtest-6segwit.json",
         ] {
-            manager.on_template(template(name), Instant::now());
+            manager.on_template(template(name), Instant::now()).unwrap();
             let job = manager.current_job(None).unwrap();
             assert!(seen.insert(job.id()), "job id {} reused", job.id());
         }
@@ -248,10 +252,14 @@ fn new_blocks_make_jobs_stale_and_refreshes_do_not() {
     let start = Instant::now();
 
     // Height 109, empty; then the same tip with 30 transactions: a refresh.
-    manager.on_template(template("gbt-regtest-empty.json"), start);
+    manager
+        .on_template(template("gbt-regtest-empty.json"), start)
+        .unwrap();
     let empty = manager.current_job(None).unwrap();
     assert_eq!(
-        manager.on_template(template("gbt-regtest-30tx.json"), start),
+        manager
+            .on_template(template("gbt-regtest-30tx.json"), start)
+            .unwrap(),
         TemplateChange::Refresh
     );
     let full = manager.current_job(None).unwrap();
@@ -260,7 +268,9 @@ fn new_blocks_make_jobs_stale_and_refreshes_do_not() {
     assert!(!manager.is_stale(&empty), "same tip: still valid");
     // The same template again changes nothing.
     assert_eq!(
-        manager.on_template(template("gbt-regtest-30tx.json"), start),
+        manager
+            .on_template(template("gbt-regtest-30tx.json"), start)
+            .unwrap(),
         TemplateChange::Unchanged
     );
     assert_eq!(manager.current_job(None).unwrap().id(), full.id());
@@ -268,7 +278,9 @@ fn new_blocks_make_jobs_stale_and_refreshes_do_not() {
     // Height 112 builds on another block: clean jobs, the old ones are stale
     // but kept for the stale window, then forgotten.
     assert_eq!(
-        manager.on_template(template("gbt-regtest-6segwit.json"), start),
+        manager
+            .on_template(template("gbt-regtest-6segwit.json"), start)
+            .unwrap(),
         TemplateChange::NewBlock
     );
     let next = manager.current_job(None).unwrap();
@@ -288,7 +300,9 @@ fn solo_jobs_are_per_payout_and_share_the_template() {
         Network::Regtest,
     );
     let mut manager = JobManager::new(settings(PayoutMode::Solo, pool_script.clone(), "/p/"));
-    manager.on_template(template("gbt-regtest-30tx.json"), Instant::now());
+    manager
+        .on_template(template("gbt-regtest-30tx.json"), Instant::now())
+        .unwrap();
     assert!(manager.current_job(None).is_err(), "solo needs a payout");
     let alice = script(
         "bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9",
@@ -322,9 +336,9 @@ fn pps_jobs_pay_the_subsidy_and_fpps_jobs_add_the_average_fees() {
     let start = Instant::now();
 
     let mut pps = JobManager::new(settings(PayoutMode::Pps, pool_script.clone(), "/p/"));
-    pps.on_template(Arc::clone(&empty), start);
+    pps.on_template(Arc::clone(&empty), start).unwrap();
     assert_eq!(pps.current_job(None).unwrap().pps_reward, subsidy);
-    pps.on_template(Arc::clone(&full), start);
+    pps.on_template(Arc::clone(&full), start).unwrap();
     assert_eq!(
         pps.current_job(None).unwrap().pps_reward,
         subsidy,
@@ -334,13 +348,13 @@ fn pps_jobs_pay_the_subsidy_and_fpps_jobs_add_the_average_fees() {
     // FPPS over a window of 10 templates: the empty one then the full one
     // average to half the full one's fees (rounded down).
     let mut fpps = JobManager::new(settings(PayoutMode::Fpps, pool_script.clone(), "/p/"));
-    fpps.on_template(Arc::clone(&empty), start);
+    fpps.on_template(Arc::clone(&empty), start).unwrap();
     assert_eq!(fpps.current_job(None).unwrap().pps_reward, subsidy);
-    fpps.on_template(Arc::clone(&full), start);
+    fpps.on_template(Arc::clone(&full), start).unwrap();
     let expected = subsidy + Amount::from_sat(full.fees().to_sat() / 2);
     assert_eq!(fpps.current_job(None).unwrap().pps_reward, expected);
 
     let mut pplns = JobManager::new(settings(PayoutMode::Pplns, pool_script, "/p/"));
-    pplns.on_template(full, start);
+    pplns.on_template(full, start).unwrap();
     assert_eq!(pplns.current_job(None).unwrap().pps_reward, Amount::ZERO);
 }

@@ -40,6 +40,8 @@ pub fn decode_right_aligned(text: &str, out: &mut [u8]) -> Result<usize, HexErro
         });
     }
     out.fill(0);
+    // `covered ≤ out.len()` (checked above), and the loop advances `index`
+    // once per byte covered: every write lands in `start..out.len()`.
     let covered = digits.len().div_ceil(2);
     let start = out.len() - covered;
     let mut high_first = digits.len().is_multiple_of(2);

@@ -35,6 +35,19 @@ impl Job {
         })
     }
 
+    /// The same work under another id, without `clean_jobs`: what a pool
+    /// sends after a difficulty change. The target is already decoded, so
+    /// this cannot fail.
+    pub fn reissued(&self, job_id: JobId) -> Job {
+        let mut notify = self.notify.clone();
+        notify.job_id = job_id;
+        notify.clean_jobs = false;
+        Job {
+            notify,
+            network_target: self.network_target,
+        }
+    }
+
     /// The `mining.notify` that announces this job.
     pub fn notify(&self) -> &Notify {
         &self.notify
@@ -130,5 +143,44 @@ impl Job {
             self.notify.nbits,
             nonce,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notify(nbits: u32) -> Notify {
+        Notify {
+            job_id: JobId(7),
+            prevhash: PrevHash([1; 32]),
+            coinb1: vec![1, 2],
+            coinb2: vec![3],
+            merkle_branch: vec![[4; 32]],
+            version: Version(0x2000_0000),
+            nbits: NBits(nbits),
+            ntime: Ntime(1_700_000_000),
+            clean_jobs: true,
+        }
+    }
+
+    #[test]
+    fn a_reissued_job_is_the_same_work_under_a_new_id() {
+        let job = Job::new(notify(0x207f_ffff)).unwrap();
+        let reissued = job.reissued(JobId(8));
+        assert_eq!(reissued.id(), JobId(8));
+        assert!(!reissued.notify().clean_jobs);
+        assert_eq!(reissued.network_target(), job.network_target());
+        let mut expected = job.notify().clone();
+        expected.job_id = JobId(8);
+        expected.clean_jobs = false;
+        assert_eq!(reissued.notify(), &expected);
+    }
+
+    #[test]
+    fn invalid_bits_are_refused_not_a_panic() {
+        for bits in [0, 0x0080_0000, 0x0492_3456, 0xff7f_ffff] {
+            assert!(Job::new(notify(bits)).is_err(), "{bits:08x}");
+        }
     }
 }

@@ -29,7 +29,7 @@ impl Ntime {
                 job: job.0,
             });
         }
-        if self.0 as u64 > now_unix + MAX_NTIME_AHEAD_SECS {
+        if u64::from(self.0) > now_unix.saturating_add(MAX_NTIME_AHEAD_SECS) {
             return Err(NtimeError::TooFarAhead {
                 ntime: self.0,
                 now: now_unix,
@@ -57,6 +57,11 @@ mod tests {
             Ntime(1_000_100 + 7001).check_window(job, now),
             Err(NtimeError::TooFarAhead { .. })
         ));
+    }
+
+    #[test]
+    fn a_clock_at_the_end_of_time_does_not_overflow() {
+        assert!(Ntime(u32::MAX).check_window(Ntime(0), u64::MAX).is_ok());
     }
 
     #[test]

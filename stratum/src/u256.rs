@@ -64,7 +64,8 @@ impl U256 {
         if self.is_zero() {
             return Some(self);
         }
-        if self.bits() + shift > 256 {
+        // bits() ≤ 256: no overflow whatever `shift` is.
+        if shift > 256 - self.bits() {
             return None;
         }
         Some(self.shl(shift))
@@ -105,13 +106,17 @@ impl U256 {
     /// Floor division of `self << shift` by `divisor`, saturating at `MAX`.
     /// The numerator may exceed 256 bits (up to 384 bits), which is what
     /// dividing diff1 by a tiny fractional difficulty needs.
+    /// A zero divisor gives `MAX` (the quotient saturates), zero `self`
+    /// gives zero.
     pub fn shl_div_saturating(self, shift: u32, divisor: u64) -> U256 {
-        assert!(divisor != 0, "division by zero");
         const LIMBS: usize = 6;
         if self.is_zero() {
             return U256::ZERO;
         }
-        if self.bits() + shift > 64 * LIMBS as u32 {
+        if divisor == 0 {
+            return U256::MAX;
+        }
+        if shift > 64 * LIMBS as u32 - self.bits() {
             // The quotient is at least 2^(384 - 64): far above 2^256.
             return U256::MAX;
         }
@@ -208,6 +213,17 @@ mod tests {
             U256::from_u64(1).checked_shl(254).unwrap()
         );
         assert_eq!(U256::ZERO.shl_div_saturating(1000, 3), U256::ZERO);
+    }
+
+    #[test]
+    fn extreme_arguments_saturate_instead_of_overflowing() {
+        let one = U256::from_u64(1);
+        assert_eq!(one.checked_shl(u32::MAX), None);
+        assert_eq!(U256::ZERO.checked_shl(u32::MAX), Some(U256::ZERO));
+        assert_eq!(U256::MAX.shifted_right(u32::MAX), U256::ZERO);
+        assert_eq!(one.shl_div_saturating(u32::MAX, 1), U256::MAX);
+        assert_eq!(one.shl_div_saturating(0, 0), U256::MAX);
+        assert_eq!(U256::ZERO.shl_div_saturating(0, 0), U256::ZERO);
     }
 
     proptest! {

@@ -44,11 +44,12 @@ pub(crate) fn add(
     })?;
     let counted = score.min(still_open);
     window.score = window.score.saturating_add(counted);
-    window.shares_used += 1;
+    // Counts of database rows: saturating, never a panic or a wrap.
+    window.shares_used = window.shares_used.saturating_add(1);
     window.oldest_share_id = Some(share.id);
     window.full = window.score >= target;
     let tally = window.by_address.entry(share.address).or_default();
-    tally.shares += 1;
+    tally.shares = tally.shares.saturating_add(1);
     tally.score = tally.score.saturating_add(counted);
     Ok(())
 }

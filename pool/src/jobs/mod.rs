@@ -12,7 +12,7 @@ pub mod job_ids;
 
 use crate::coinbase::{self, CoinbaseError, CoinbaseSpec};
 use crate::config::PayoutMode;
-use crate::template::Template;
+use crate::template::{Template, TemplateError};
 use bitcoin::hashes::Hash as _;
 use bitcoin::{Amount, BlockHash, ScriptBuf, TxOut};
 use rustc_hash::FxHashMap;
@@ -118,6 +118,15 @@ pub enum JobError {
     BadBits { height: u32, detail: String },
     #[error("solo mode needs the miner's payout script")]
     SoloNeedsPayout,
+    /// A template the gate should have refused, handed in directly.
+    #[error("template for height {height} refused: {source}")]
+    Template { height: u32, source: TemplateError },
+    #[error("template for height {height}: the share reward {subsidy} plus average fees {average_fees} sat overflows")]
+    RewardOverflow {
+        height: u32,
+        subsidy: Amount,
+        average_fees: u64,
+    },
 }
 
 /// What a new template meant.
@@ -170,7 +179,13 @@ impl JobManager {
     }
 
     /// Takes a new template; jobs for it are built on demand by [`Self::current_job`].
-    pub fn on_template(&mut self, template: Arc<Template>, now: Instant) -> TemplateChange {
+    /// A template whose numbers do not add up (the sources' gate refuses
+    /// those) is an error and changes nothing: the current one stays.
+    pub fn on_template(
+        &mut self,
+        template: Arc<Template>,
+        now: Instant,
+    ) -> Result<TemplateChange, JobError> {
         let change = match &self.current {
             None => TemplateChange::NewBlock,
             Some(current)
@@ -182,8 +197,33 @@ impl JobManager {
             Some(_) => TemplateChange::Refresh,
         };
         if change == TemplateChange::Unchanged {
-            return change;
+            return Ok(change);
         }
+        let height = template.height;
+        let subsidy = template
+            .subsidy()
+            .map_err(|source| JobError::Template { height, source })?;
+        // subsidy ≤ coinbasevalue, so this cannot fail either.
+        let fees = template
+            .coinbase_value
+            .checked_sub(subsidy)
+            .unwrap_or(Amount::ZERO);
+        let pps_reward = match self.settings.mode {
+            PayoutMode::Pps => subsidy,
+            PayoutMode::Fpps => {
+                let average_fees = self.fees.average_with(fees.to_sat());
+                subsidy.checked_add(Amount::from_sat(average_fees)).ok_or(
+                    JobError::RewardOverflow {
+                        height,
+                        subsidy,
+                        average_fees,
+                    },
+                )?
+            }
+            PayoutMode::Pplns | PayoutMode::Solo => Amount::ZERO,
+        };
+        // Nothing fails from here on: the template is taken.
+        self.fees.push(fees.to_sat());
         for remembered in self.recent.values_mut() {
             remembered.superseded_at.get_or_insert(now);
         }
@@ -193,14 +233,6 @@ impl JobManager {
             .iter()
             .map(|tx| tx.txid.to_byte_array())
             .collect();
-        let fees = template.fees();
-        let subsidy = template.coinbase_value - fees;
-        self.fees.push(fees.to_sat());
-        let pps_reward = match self.settings.mode {
-            PayoutMode::Pps => subsidy,
-            PayoutMode::Fpps => subsidy + Amount::from_sat(self.fees.average()),
-            PayoutMode::Pplns | PayoutMode::Solo => Amount::ZERO,
-        };
         self.current = Some(Current {
             branch: stratum::merkle::coinbase_branch(&self.engine, &txids),
             template,
@@ -208,7 +240,7 @@ impl JobManager {
             pps_reward,
             jobs_by_payout: FxHashMap::default(),
         });
-        change
+        Ok(change)
     }
 
     /// The job miners should work on now. Pooled modes ignore `payout`;
@@ -242,11 +274,8 @@ impl JobManager {
     /// original, so however often miners retarget or suggest, the jobs it
     /// keeps grow with templates, not with miners' requests.
     pub fn reissue(&self, job: &PoolJob) -> Arc<PoolJob> {
-        let mut notify = job.job.notify().clone();
-        notify.job_id = job_ids::next_job_id();
-        notify.clean_jobs = false;
         Arc::new(PoolJob {
-            job: Job::new(notify).expect("the original job's bits were valid"),
+            job: job.job.reissued(job_ids::next_job_id()),
             template: Arc::clone(&job.template),
             payout_script: job.payout_script.clone(),
             created: Instant::now(),
@@ -306,8 +335,9 @@ fn payouts(settings: &JobSettings, template: &Template, payout: &ScriptBuf) -> V
     let total = template.coinbase_value;
     match settings.mode {
         PayoutMode::Solo => {
-            let fee = Amount::from_sat(payout::solo_split(total.to_sat(), settings.fee()).pool_fee);
-            if fee == Amount::ZERO || *payout == settings.pool_script {
+            // finder + pool_fee == total exactly, neither above it.
+            let split = payout::solo_split(total.to_sat(), settings.fee());
+            if split.pool_fee == 0 || *payout == settings.pool_script {
                 return vec![TxOut {
                     value: total,
                     script_pubkey: payout.clone(),
@@ -315,11 +345,11 @@ fn payouts(settings: &JobSettings, template: &Template, payout: &ScriptBuf) -> V
             }
             vec![
                 TxOut {
-                    value: total - fee,
+                    value: Amount::from_sat(split.finder),
                     script_pubkey: payout.clone(),
                 },
                 TxOut {
-                    value: fee,
+                    value: Amount::from_sat(split.pool_fee),
                     script_pubkey: settings.pool_script.clone(),
                 },
             ]

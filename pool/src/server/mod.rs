@@ -284,7 +284,14 @@ async fn follow_templates<S: TemplateSource>(shared: Arc<Shared<S>>) {
                 .template_seen(height, network_difficulty, unix_millis() as u64);
             let change = {
                 let mut jobs = shared.jobs();
-                let change = jobs.on_template(template, Instant::now());
+                let change = jobs
+                    .on_template(template, Instant::now())
+                    .unwrap_or_else(|error| {
+                        // The source's gate refuses such templates; the
+                        // current work stays either way.
+                        tracing::warn!(%error, height, "template refused by the job manager");
+                        TemplateChange::Unchanged
+                    });
                 if change != TemplateChange::Unchanged && shared.settings.mode != PayoutMode::Solo {
                     if let Err(error) = jobs.current_job(None) {
                         tracing::error!(%error, height, "cannot build a job from this template");

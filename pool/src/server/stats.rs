@@ -1,5 +1,13 @@
 //! Counters for every share outcome and connection event, shared by all
 //! sessions (atomics: the share path takes no lock for them).
+//!
+//! None of them can wrap at any pool size. An event count goes up by one
+//! per share, connection or block: the pool cannot check more than some
+//! 10^7 shares a second, and a u64 at that rate lasts 58,000 years. The
+//! difficulty sum is the one that grows fast: a pool of 1 EH/s credits
+//! ~7.3e15 difficulty a year, 7.3e21 in the millionths this counter once
+//! kept, past a u64's 1.8e19 within three months; it is an f64 now
+//! ([`DifficultySum`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -51,10 +59,38 @@ impl Reject {
     }
 
     fn index(self) -> usize {
-        Reject::ALL
-            .iter()
-            .position(|reject| *reject == self)
-            .expect("every reject is listed")
+        // ALL lists the variants in declaration order.
+        self as usize
+    }
+}
+
+/// A sum of share difficulties that holds any pool for any time: the f64
+/// bits in an atomic, added to with a compare-and-swap loop (no lock on
+/// the share path; a retry only when two sessions add at the same
+/// instant). An f64 reaches 1.8e308; its rounding is relative, below 1e-16
+/// per addition, so even 10^12 additions leave the sum within 1e-4 of the
+/// exact one, and a rate taken from two readings keeps that precision as
+/// long as the window's work is not 10^12 times smaller than the total.
+#[derive(Debug, Default)]
+pub struct DifficultySum(AtomicU64);
+
+impl DifficultySum {
+    /// Adds `difficulty`; anything not finite and above zero is ignored
+    /// (a share's difficulty always is).
+    pub fn add(&self, difficulty: f64) {
+        if !(difficulty.is_finite() && difficulty > 0.0) {
+            return;
+        }
+        // The closure always returns Some: the update cannot fail.
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                Some((f64::from_bits(bits) + difficulty).to_bits())
+            });
+    }
+
+    pub fn get(&self) -> f64 {
+        f64::from_bits(self.0.load(Ordering::Relaxed))
     }
 }
 
@@ -69,8 +105,8 @@ pub struct ServerStats {
     pub slow_miners_dropped: AtomicU64,
     pub protocol_errors: AtomicU64,
     pub shares_accepted: AtomicU64,
-    /// Sum of the difficulty of accepted shares, in millionths.
-    pub accepted_difficulty_micro: AtomicU64,
+    /// Sum of the difficulty of accepted shares.
+    pub accepted_difficulty: DifficultySum,
     rejected: [AtomicU64; 8],
     pub blocks_found: AtomicU64,
     pub blocks_accepted: AtomicU64,
@@ -100,7 +136,7 @@ impl ChainSnapshot {
 }
 
 /// A copy of the counters at one moment.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct StatsSnapshot {
     pub connections_total: u64,
     pub connections_open: u64,
@@ -108,7 +144,7 @@ pub struct StatsSnapshot {
     pub slow_miners_dropped: u64,
     pub protocol_errors: u64,
     pub shares_accepted: u64,
-    pub accepted_difficulty_micro: u64,
+    pub accepted_difficulty: f64,
     pub rejected: Vec<(&'static str, u64)>,
     pub blocks_found: u64,
     pub blocks_accepted: u64,
@@ -116,7 +152,10 @@ pub struct StatsSnapshot {
 
 impl StatsSnapshot {
     pub fn rejected_total(&self) -> u64 {
-        self.rejected.iter().map(|(_, count)| count).sum()
+        self.rejected
+            .iter()
+            .map(|(_, count)| *count)
+            .fold(0, u64::saturating_add)
     }
 
     pub fn rejected(&self, reject: Reject) -> u64 {
@@ -134,8 +173,7 @@ impl ServerStats {
 
     pub fn accept(&self, difficulty: f64) {
         self.shares_accepted.fetch_add(1, Ordering::Relaxed);
-        self.accepted_difficulty_micro
-            .fetch_add((difficulty * 1e6) as u64, Ordering::Relaxed);
+        self.accepted_difficulty.add(difficulty);
     }
 
     /// Notes a template from the source (new work or a refresh alike: it
@@ -153,7 +191,8 @@ impl ServerStats {
         let received = self.template_received_ms.load(Ordering::Relaxed);
         ChainSnapshot {
             template_received_ms: (received > 0).then_some(received),
-            height: self.template_height.load(Ordering::Relaxed) as u32,
+            // Stored from a u32.
+            height: u32::try_from(self.template_height.load(Ordering::Relaxed)).unwrap_or(u32::MAX),
             network_difficulty: f64::from_bits(
                 self.network_difficulty_bits.load(Ordering::Relaxed),
             ),
@@ -169,7 +208,7 @@ impl ServerStats {
             slow_miners_dropped: load(&self.slow_miners_dropped),
             protocol_errors: load(&self.protocol_errors),
             shares_accepted: load(&self.shares_accepted),
-            accepted_difficulty_micro: load(&self.accepted_difficulty_micro),
+            accepted_difficulty: self.accepted_difficulty.get(),
             rejected: Reject::ALL
                 .iter()
                 .map(|reject| (reject.name(), load(&self.rejected[reject.index()])))
@@ -177,5 +216,78 @@ impl ServerStats {
             blocks_found: load(&self.blocks_found),
             blocks_accepted: load(&self.blocks_accepted),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hashes behind a share of difficulty 1.
+    const HASHES_PER_DIFFICULTY: f64 = 4_294_967_296.0;
+    const SECONDS_PER_YEAR: f64 = 365.25 * 86_400.0;
+
+    #[test]
+    fn rejects_are_indexed_in_declaration_order() {
+        for (index, reject) in Reject::ALL.iter().enumerate() {
+            assert_eq!(reject.index(), index, "{reject:?}");
+        }
+    }
+
+    #[test]
+    fn a_year_of_an_exahash_pool_does_not_wrap_the_difficulty_sum() {
+        // 1 EH/s for a year: ~7.3e15 difficulty, in millionths 7.3e21,
+        // past what the old u64 counter held.
+        let year = 1e18 * SECONDS_PER_YEAR / HASHES_PER_DIFFICULTY;
+        assert!(year * 1e6 > u64::MAX as f64);
+        let stats = ServerStats::default();
+        // A year's worth, added a day at a time (the point is the size the
+        // counter reaches, and its precision once there).
+        let per_day = year / 365.25;
+        for _ in 0..366 {
+            stats.accept(per_day);
+        }
+        let total = stats.snapshot().accepted_difficulty;
+        assert!(total > year, "{total} vs {year}");
+        assert!((total / (366.0 * per_day) - 1.0).abs() < 1e-12, "{total}");
+        // Still exact enough to see one more ordinary share on top of it.
+        let before = stats.accepted_difficulty.get();
+        stats.accept(65_536.0);
+        let added = stats.accepted_difficulty.get() - before;
+        assert!((added - 65_536.0).abs() <= 1.0, "{added}");
+    }
+
+    #[test]
+    fn many_small_shares_add_up() {
+        let sum = DifficultySum::default();
+        // ESP32 lottery miners: a million shares of 0.001.
+        for _ in 0..1_000_000 {
+            sum.add(0.001);
+        }
+        assert!((sum.get() - 1_000.0).abs() < 1e-6, "{}", sum.get());
+        sum.add(f64::NAN);
+        sum.add(-1.0);
+        sum.add(f64::INFINITY);
+        assert!((sum.get() - 1_000.0).abs() < 1e-6, "{}", sum.get());
+    }
+
+    #[test]
+    fn concurrent_additions_are_all_counted() {
+        let sum = std::sync::Arc::new(DifficultySum::default());
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let sum = std::sync::Arc::clone(&sum);
+                std::thread::spawn(move || {
+                    for _ in 0..100_000 {
+                        sum.add(1.0);
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("adder thread");
+        }
+        // Whole numbers below 2^53 add exactly: a lost update would show.
+        assert_eq!(sum.get(), 400_000.0);
     }
 }

@@ -2,6 +2,10 @@
 //! (connections, difficulty, share outcomes, best share, jobs sent), for
 //! the miner pages and the API. The ledger holds the accepted shares for
 //! good; this holds what only the running pool knows, since it started.
+//!
+//! Counts saturate rather than wrap (a worker cannot reach 2^64 shares, but
+//! a wrap would read as a reset); difficulty sums are f64, which holds a
+//! whole pool at 1 EH/s for longer than the universe is old.
 
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -67,7 +71,7 @@ impl WorkerBoard {
 
     pub fn connected(&self, address: &str, worker: &str, now_ms: i64) {
         self.with_worker(address, worker, |live| {
-            live.connections += 1;
+            live.connections = live.connections.saturating_add(1);
             live.connected_ms = now_ms;
             live.last_seen_ms = now_ms;
         });
@@ -82,7 +86,7 @@ impl WorkerBoard {
 
     pub fn job_sent(&self, address: &str, worker: &str, difficulty: f64) {
         self.with_worker(address, worker, |live| {
-            live.jobs_sent += 1;
+            live.jobs_sent = live.jobs_sent.saturating_add(1);
             live.difficulty = difficulty;
         });
     }
@@ -102,14 +106,16 @@ impl WorkerBoard {
             live.last_seen_ms = now_ms;
             match outcome {
                 ShareOutcome::Accepted => {
-                    live.accepted += 1;
+                    live.accepted = live.accepted.saturating_add(1);
                     live.accepted_difficulty += credited;
                     live.last_share_ms = Some(now_ms);
                 }
-                ShareOutcome::Stale => live.stale += 1,
-                ShareOutcome::Duplicate => live.duplicate += 1,
-                ShareOutcome::LowDifficulty => live.low_difficulty += 1,
-                ShareOutcome::Rejected => live.rejected += 1,
+                ShareOutcome::Stale => live.stale = live.stale.saturating_add(1),
+                ShareOutcome::Duplicate => live.duplicate = live.duplicate.saturating_add(1),
+                ShareOutcome::LowDifficulty => {
+                    live.low_difficulty = live.low_difficulty.saturating_add(1)
+                }
+                ShareOutcome::Rejected => live.rejected = live.rejected.saturating_add(1),
             }
             if reached > live.best_share_difficulty {
                 live.best_share_difficulty = reached;
@@ -151,6 +157,7 @@ impl WorkerBoard {
         let mut addresses = 0;
         let mut workers = 0;
         for miner in miners.values() {
+            // usize fits u64 on every target.
             let online = miner.values().filter(|live| live.connections > 0).count() as u64;
             workers += online;
             addresses += u64::from(online > 0);
@@ -231,5 +238,28 @@ mod tests {
             "offline since before the cutoff"
         );
         assert_eq!(board.miner("bc1qa").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn counts_saturate_and_sums_hold_a_year_of_an_exahash_pool() {
+        let board = WorkerBoard::default();
+        board.share("a", "w", ShareOutcome::Accepted, 1.0, 1.0, 0);
+        board.with_worker("a", "w", |live| {
+            live.accepted = u64::MAX;
+            live.connections = u32::MAX;
+            live.jobs_sent = u64::MAX;
+        });
+        // A year of 1 EH/s credited to one worker: ~7.3e15 difficulty.
+        let year = 1e18 * 365.25 * 86_400.0 / 4_294_967_296.0;
+        board.share("a", "w", ShareOutcome::Accepted, year, year, 1);
+        board.connected("a", "w", 2);
+        board.job_sent("a", "w", 1.0);
+        let live = board.miner("a").unwrap()["w"].clone();
+        assert_eq!(
+            (live.accepted, live.connections, live.jobs_sent),
+            (u64::MAX, u32::MAX, u64::MAX)
+        );
+        assert!((live.accepted_difficulty / (year + 1.0) - 1.0).abs() < 1e-12);
+        assert_eq!(live.best_share_difficulty, year);
     }
 }

@@ -5,18 +5,26 @@
 //! solved blocks back. Two sources exist: [`bitcoind`] (one or more Bitcoin
 //! Core nodes) and [`simnet`] (an embedded regtest chain for the demo and
 //! the tests). Both speak `getblocktemplate`'s shape, decoded by
-//! [`Template::from_gbt`].
+//! [`Template::from_gbt`], and both pass every template through a
+//! [`TemplateGate`] ([`check`]) before publishing it: a template that is
+//! refused never reaches the job manager.
 
 pub mod bitcoind;
+pub mod check;
+mod error;
+pub mod gate;
 pub mod rpc_metrics;
 pub mod simnet;
+
+pub use error::{RefusalReason, TemplateError};
+pub use gate::{TemplateGate, TemplateRefusals};
 
 use bitcoin::{Amount, Block, BlockHash, ScriptBuf, Txid, Wtxid};
 use bitcoincore_rpc::json::GetBlockTemplateResult;
 use std::future::Future;
 use std::sync::Arc;
+use stratum::nbits::NBitsError;
 use stratum::{NBits, Version};
-use thiserror::Error;
 use tokio::sync::watch;
 
 /// One transaction of a template, as Core lists it.
@@ -52,21 +60,23 @@ pub struct Template {
     pub longpollid: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum TemplateError {
-    #[error("getblocktemplate bits {0:?} is not 4 bytes")]
-    BadBits(Vec<u8>),
-    #[error("getblocktemplate height {0} does not fit a u32")]
-    BadHeight(u64),
-    #[error("getblocktemplate time {0} does not fit a u32")]
-    BadTime(u64),
-    #[error("getblocktemplate bits {0:08x}: {1}")]
-    InvalidTarget(u32, stratum::nbits::NBitsError),
-    #[error("transaction {index} of the template has no data")]
-    EmptyTransaction { index: usize },
-}
+/// The longest refresh and poll intervals a source takes from the config:
+/// a day is plenty, and the timers add them to `Instant::now()`, which
+/// panics past its range.
+pub(crate) const MAX_TIMER_INTERVAL: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+/// The sign bit of a compact target.
+const NBITS_SIGN: u32 = 0x0080_0000;
 
 impl Template {
+    /// Decodes `getblocktemplate`'s JSON answer: anything that is not
+    /// Core's shape is an error, never a panic.
+    pub fn from_gbt_json(answer: serde_json::Value) -> Result<Template, TemplateError> {
+        let gbt: GetBlockTemplateResult = serde_json::from_value(answer)
+            .map_err(|error| TemplateError::Undecodable(error.to_string()))?;
+        Template::from_gbt(gbt)
+    }
+
     /// Decodes (and sanity-checks) what `getblocktemplate` answered.
     pub fn from_gbt(gbt: GetBlockTemplateResult) -> Result<Template, TemplateError> {
         let bits: [u8; 4] = gbt
@@ -75,6 +85,14 @@ impl Template {
             .try_into()
             .map_err(|_| TemplateError::BadBits(gbt.bits.clone()))?;
         let nbits = NBits(u32::from_be_bytes(bits));
+        // Core reads `0x00800000` as a negative zero; any target with the
+        // sign bit set is no target.
+        if nbits.0 & NBITS_SIGN != 0 {
+            return Err(TemplateError::InvalidTarget(
+                nbits.0,
+                NBitsError::Negative(nbits.0),
+            ));
+        }
         nbits
             .to_target()
             .map_err(|error| TemplateError::InvalidTarget(nbits.0, error))?;
@@ -96,6 +114,7 @@ impl Template {
                     wtxid: tx.wtxid,
                     data: tx.raw_tx,
                     fee: tx.fee,
+                    // usize is at most 64 bits on every target: lossless.
                     weight: tx.weight as u64,
                     sigops: tx.sigops,
                 })
@@ -134,9 +153,28 @@ impl Template {
                 .all(|(a, b)| a.txid == b.txid)
     }
 
-    /// Sum of the transactions' fees.
+    /// Sum of the transactions' fees, `None` if it does not fit a u64.
+    pub fn checked_fees(&self) -> Option<Amount> {
+        self.transactions
+            .iter()
+            .try_fold(Amount::ZERO, |sum, tx| sum.checked_add(tx.fee))
+    }
+
+    /// Sum of the transactions' fees (for logs and tests), saturating: the
+    /// gate refuses a template whose fees do not fit.
     pub fn fees(&self) -> Amount {
-        self.transactions.iter().map(|tx| tx.fee).sum()
+        self.checked_fees().unwrap_or(Amount::MAX)
+    }
+
+    /// `coinbasevalue − fees`: the subsidy. Fails when the fees exceed the
+    /// value (or overflow), which the gate refuses.
+    pub fn subsidy(&self) -> Result<Amount, TemplateError> {
+        let fees = self.checked_fees();
+        fees.and_then(|fees| self.coinbase_value.checked_sub(fees))
+            .ok_or(TemplateError::FeesExceedValue {
+                fees,
+                value: self.coinbase_value,
+            })
     }
 }
 
@@ -186,6 +224,12 @@ pub trait TemplateSource: Send + Sync + 'static {
     /// Latency and errors of the source's RPC calls, for `/metrics` and
     /// `/health`; `None` for a source that makes none (the simnet).
     fn rpc_metrics(&self) -> Option<Arc<rpc_metrics::RpcMetrics>> {
+        None
+    }
+
+    /// Templates the source's gate refused, by reason, for `/metrics`;
+    /// `None` for a source without a gate (a test double).
+    fn template_refusals(&self) -> Option<Arc<TemplateRefusals>> {
         None
     }
 }

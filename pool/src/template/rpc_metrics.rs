@@ -100,6 +100,7 @@ impl RpcMetrics {
     ) {
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
+            // Milliseconds since 1970 fit a u64 for 584 million years.
             .map_or(0, |since| since.as_millis() as u64);
         let mut inner = self.inner();
         inner.latency.entry(method).or_default().observe(elapsed);
@@ -109,7 +110,7 @@ impl RpcMetrics {
                 LastCall::Succeeded
             }
             Err(kind) => {
-                *inner.errors.entry((method, kind)).or_default() += 1;
+                count_error(&mut inner, method, kind);
                 LastCall::Failed { method, kind }
             }
         };
@@ -121,7 +122,7 @@ impl RpcMetrics {
     /// template it refuses). Its success no longer counts.
     pub fn refused(&self, url: &str, method: &'static str, kind: &'static str) {
         let mut inner = self.inner();
-        *inner.errors.entry((method, kind)).or_default() += 1;
+        count_error(&mut inner, method, kind);
         if inner
             .last_success
             .get(method)
@@ -168,6 +169,13 @@ impl RpcMetrics {
         // Counters stay usable after a panic elsewhere.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// One more failed call (saturating: a counter that wrapped would read as
+/// a reset to Prometheus).
+fn count_error(inner: &mut Inner, method: &'static str, kind: &'static str) {
+    let count = inner.errors.entry((method, kind)).or_default();
+    *count = count.saturating_add(1);
 }
 
 #[cfg(test)]

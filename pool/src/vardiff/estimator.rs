@@ -26,7 +26,8 @@ pub(crate) struct RateEstimator {
     last: Option<Instant>,
     /// Σ difficulty · e^(-(last − t)/τ) over the shares after the first.
     decayed_work: f64,
-    /// Shares after the first.
+    /// Shares after the first (saturating; only compared with small
+    /// thresholds).
     samples: u64,
 }
 
@@ -51,9 +52,11 @@ impl RateEstimator {
         };
         // A share reported out of order counts as arriving with the latest.
         let age = at.saturating_duration_since(last).as_secs_f64();
-        self.decayed_work = self.decayed_work * (-age / self.tau).exp() + difficulty;
+        // Kept finite: an infinite sum would decay to ∞ × 0 = NaN.
+        self.decayed_work =
+            (self.decayed_work * (-age / self.tau).exp() + difficulty).min(f64::MAX);
         self.last = Some(last.max(at));
-        self.samples += 1;
+        self.samples = self.samples.saturating_add(1);
     }
 
     /// Difficulty-1 shares per second at `now`; `None` before two shares
@@ -128,6 +131,27 @@ mod tests {
         }
         let rate = estimator.rate(start + secs(80.0)).unwrap();
         assert!((rate / 10.0 - 1.0).abs() < 0.03, "{rate}");
+    }
+
+    #[test]
+    fn extreme_difficulties_give_a_finite_rate() {
+        // A year of 1 EH/s arriving as huge shares at one instant, then the
+        // largest difficulty an f64 holds: the estimate is large, never NaN,
+        // and after a long silence it decays to zero (not ∞ × 0).
+        let start = Instant::now();
+        let mut estimator = RateEstimator::new(secs(300.0));
+        estimator.record(1.0, start);
+        for _ in 0..1_000 {
+            estimator.record(7.3e15, start + secs(1.0));
+        }
+        let rate = estimator.rate(start + secs(2.0)).unwrap();
+        assert!(rate.is_finite() && rate > 7.3e15, "{rate}");
+        estimator.record(f64::MAX, start + secs(3.0));
+        estimator.record(f64::MAX, start + secs(3.0));
+        let rate = estimator.rate(start + secs(4.0)).unwrap();
+        assert!(!rate.is_nan() && rate > 0.0, "{rate}");
+        let silent = estimator.rate(start + secs(1e9)).unwrap();
+        assert_eq!(silent, 0.0);
     }
 
     #[test]

@@ -205,3 +205,37 @@ fn hashrate_weights_shares_by_their_credited_difficulty() {
     let ratio = vardiff.hashrate(start + secs(at)) / expected;
     assert!((0.9..1.15).contains(&ratio), "{ratio}");
 }
+
+#[test]
+fn extreme_suggestions_and_shares_stay_within_bounds() {
+    // A hostile miner suggests the largest and the smallest difficulty an
+    // f64 holds, then shares arrive at the largest: every answer is a
+    // valid difficulty within [min, network], and nothing panics.
+    let start = Instant::now();
+    let mut vardiff = Vardiff::new(config(1024.0), start);
+    let network = 1.2e14;
+    vardiff.set_network_difficulty(network);
+    let mut at = 0.0;
+    let mut seen = Vec::new();
+    for suggestion in [f64::MAX, f64::MIN_POSITIVE, 5e-324, 1e300, 1e-300] {
+        at += 11.0;
+        seen.extend(vardiff.suggest(d(suggestion), start + secs(at)));
+        seen.push(vardiff.current());
+    }
+    for _ in 0..100 {
+        at += 0.001;
+        seen.extend(vardiff.on_share(d(f64::MAX), start + secs(at)));
+        seen.extend(vardiff.on_tick(start + secs(at)));
+    }
+    at += 1e6;
+    seen.extend(vardiff.on_tick(start + secs(at)));
+    for difficulty in seen {
+        let value = difficulty.as_f64();
+        assert!(
+            value.is_finite() && (0.0001..=network).contains(&value),
+            "{value}"
+        );
+    }
+    let hashrate = vardiff.hashrate(start + secs(at));
+    assert!(!hashrate.is_nan() && hashrate >= 0.0, "{hashrate}");
+}

@@ -46,7 +46,8 @@ pub(super) fn sats(amount: i128) -> String {
 
 /// Seconds ago, coarsely: `12 s ago`, `5 min ago`, `3 h ago`, `2 d ago`.
 pub(super) fn ago(then_ms: i64, now_ms: i64) -> String {
-    let seconds = (now_ms - then_ms).max(0) / 1000;
+    // `then_ms` is read from the database: saturate, never overflow.
+    let seconds = now_ms.saturating_sub(then_ms).max(0) / 1000;
     match seconds {
         0..=119 => format!("{seconds} s ago"),
         120..=7_199 => format!("{} min ago", seconds / 60),
@@ -91,6 +92,11 @@ mod tests {
         assert_eq!(difficulty(86.4e12), "86.400T");
         assert_eq!(difficulty(0.0), "0");
         assert_eq!(ago(0, 3_600_000), "60 min ago");
+        assert_eq!(ago(i64::MIN, i64::MAX), "106751991167 d ago");
+        assert_eq!(ago(i64::MAX, i64::MIN), "0 s ago");
+        assert_eq!(hashrate(f64::INFINITY), "inf EH/s");
+        assert_eq!(hashrate(f64::NAN), "0.00 H/s");
+        assert!(difficulty(f64::MAX).ends_with('E'));
         assert_eq!(
             escape("<a href=\"x\">'&'</a>"),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"

@@ -23,7 +23,7 @@ pub async fn metrics(State(state): State<Arc<WebState>>) -> impl IntoResponse {
     let hashrate = state
         .ops
         .hashrate
-        .rate(Instant::now(), stats.accepted_difficulty_micro);
+        .rate(Instant::now(), stats.accepted_difficulty);
     let (ping, blocks) = tokio::join!(
         state.ledger.ping(LEDGER_QUERY_TIMEOUT),
         tokio::time::timeout(LEDGER_QUERY_TIMEOUT, state.ledger.block_counts()),
@@ -38,6 +38,11 @@ pub async fn metrics(State(state): State<Arc<WebState>>) -> impl IntoResponse {
     };
     let rpc = state.ops.rpc.as_ref().map(|rpc| rpc.snapshot());
     let now_ms = unix_ms();
+    let refusals = state
+        .ops
+        .refusals
+        .as_ref()
+        .map(|refusals| refusals.snapshot());
     let text = render(&Scrape {
         uptime_secs: state.started.elapsed().as_secs_f64(),
         guard: state.guard.snapshot(now_ms as i64),
@@ -46,6 +51,7 @@ pub async fn metrics(State(state): State<Arc<WebState>>) -> impl IntoResponse {
         chain: state.stats.chain(),
         now_ms,
         rpc: rpc.as_ref(),
+        template_refusals: refusals.as_deref(),
         ledger: state.ledger.stats(),
         database_up: ping.is_ok(),
         blocks,
@@ -64,6 +70,8 @@ pub struct Scrape<'a> {
     pub chain: ChainSnapshot,
     pub now_ms: u64,
     pub rpc: Option<&'a RpcSnapshot>,
+    /// Templates refused by reason; `None` for a source without a gate.
+    pub template_refusals: Option<&'a [(&'static str, u64)]>,
     pub ledger: LedgerStats,
     /// The database answered `/health`'s query in time.
     pub database_up: bool,
@@ -84,6 +92,9 @@ pub fn render(scrape: &Scrape<'_>) -> String {
     bans(&mut out, &scrape.guard);
     blocks(&mut out, &scrape.stats, scrape.blocks.as_deref());
     chain(&mut out, scrape);
+    if let Some(refusals) = scrape.template_refusals {
+        template_refusals(&mut out, refusals);
+    }
     if let Some(rpc) = scrape.rpc {
         bitcoind(&mut out, rpc);
     }
@@ -113,7 +124,7 @@ fn shares(out: &mut Exposition, stats: &StatsSnapshot, hashrate: f64) {
     .sample(
         "pool_accepted_difficulty_total",
         &[],
-        stats.accepted_difficulty_micro as f64 / 1e6,
+        stats.accepted_difficulty,
     );
     out.family(
         "pool_hashrate_hashes_per_second",
@@ -243,6 +254,21 @@ fn chain(out: &mut Exposition, scrape: &Scrape<'_>) {
     }
 }
 
+fn template_refusals(out: &mut Exposition, refusals: &[(&'static str, u64)]) {
+    out.family(
+        "pool_templates_refused_total",
+        Kind::Counter,
+        "Templates refused before any job was built on them, by reason (the last good template stayed in force).",
+    );
+    for (reason, count) in refusals {
+        out.sample(
+            "pool_templates_refused_total",
+            &[("reason", *reason)],
+            *count,
+        );
+    }
+}
+
 fn bitcoind(out: &mut Exposition, rpc: &RpcSnapshot) {
     out.family(
         "pool_bitcoind_rpc_duration_seconds",
@@ -351,6 +377,7 @@ mod tests {
             chain: ChainSnapshot::default(),
             now_ms: 1,
             rpc: None,
+            template_refusals: None,
             ledger: LedgerStats::default(),
             database_up: false,
             blocks: None,
@@ -368,6 +395,10 @@ mod tests {
         assert!(text.contains("pool_template_age_seconds +Inf\n"));
         assert!(!text.contains("pool_template_height"), "no template yet");
         assert!(!text.contains("pool_bitcoind"), "no RPC on this source");
+        assert!(
+            !text.contains("pool_templates_refused"),
+            "no gate on this source"
+        );
         assert!(text.contains("# TYPE pool_ledger_blocks gauge\n# HELP pool_template_age_seconds"));
         assert!(text.contains("pool_database_up 0\n"));
         for line in [
@@ -379,6 +410,42 @@ mod tests {
             "pool_bans_active 2\n",
         ] {
             assert!(text.contains(line), "{line}");
+        }
+    }
+
+    #[test]
+    fn template_refusals_are_counted_by_reason_zeros_included() {
+        use crate::template::{RefusalReason, TemplateRefusals};
+        let refusals = TemplateRefusals::default();
+        refusals.record(RefusalReason::FeesExceedValue);
+        refusals.record(RefusalReason::FeesExceedValue);
+        refusals.record(RefusalReason::BitsZero);
+        let snapshot = refusals.snapshot();
+        let text = render(&Scrape {
+            uptime_secs: 1.0,
+            guard: GuardSnapshot::default(),
+            stats: ServerStats::default().snapshot(),
+            hashrate: 0.0,
+            chain: ChainSnapshot::default(),
+            now_ms: 1,
+            rpc: None,
+            template_refusals: Some(&snapshot),
+            ledger: LedgerStats::default(),
+            database_up: true,
+            blocks: None,
+        });
+        assert!(text.contains("# TYPE pool_templates_refused_total counter\n"));
+        for reason in RefusalReason::ALL {
+            let expected = match reason {
+                RefusalReason::FeesExceedValue => 2,
+                RefusalReason::BitsZero => 1,
+                _ => 0,
+            };
+            let line = format!(
+                "pool_templates_refused_total{{reason=\"{}\"}} {expected}\n",
+                reason.name()
+            );
+            assert!(text.contains(&line), "{line}");
         }
     }
 }

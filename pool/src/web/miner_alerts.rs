@@ -30,6 +30,13 @@ pub(super) struct AlertSettings {
     pub signature: String,
 }
 
+/// Whether a signed `timestamp` (any i64 a visitor sends) is within
+/// [`CLOCK_SLACK_SECS`] of `now`; `abs_diff` cannot overflow where
+/// `(now - timestamp).abs()` would for `i64::MIN`.
+fn near_now(timestamp: i64, now: i64) -> bool {
+    now.abs_diff(timestamp) <= CLOCK_SLACK_SECS.unsigned_abs()
+}
+
 /// The exact text a miner signs.
 pub fn message(address: &str, webhook: &str, timestamp: i64) -> String {
     format!("pool alerts for {address}: webhook \"{webhook}\" at {timestamp}")
@@ -99,8 +106,7 @@ pub(super) async fn set(
     if let Err(refused) = acceptable(webhook, &state.alerts) {
         return answer(StatusCode::BAD_REQUEST, &format!("Not saved: {refused}."));
     }
-    let now = crate::clock::unix_millis() / 1000;
-    if (now - settings.timestamp).abs() > CLOCK_SLACK_SECS {
+    if !near_now(settings.timestamp, crate::clock::unix_millis() / 1000) {
         return answer(
             StatusCode::FORBIDDEN,
             "The signed timestamp is too far from now: sign the message again.",
@@ -151,6 +157,19 @@ pub(super) async fn set(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_far_from_now_are_refused_without_overflow() {
+        let now = 1_764_000_000;
+        assert!(near_now(now, now));
+        assert!(near_now(now - 600, now));
+        assert!(near_now(now + 600, now));
+        assert!(!near_now(now - 601, now));
+        assert!(!near_now(now + 601, now));
+        assert!(!near_now(i64::MIN, now));
+        assert!(!near_now(i64::MAX, now));
+        assert!(!near_now(i64::MAX, i64::MIN));
+    }
 
     #[test]
     fn the_message_names_everything_it_authorises() {

@@ -5,7 +5,7 @@ use super::hashrate::HashrateWindow;
 use super::health::HealthLimits;
 use crate::server::stats::ServerStats;
 use crate::template::rpc_metrics::RpcMetrics;
-use std::sync::atomic::Ordering;
+use crate::template::TemplateRefusals;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,6 +13,8 @@ use std::time::Instant;
 pub struct OpsState {
     /// `None` for a source without RPC calls (the simnet).
     pub rpc: Option<Arc<RpcMetrics>>,
+    /// Templates the source refused; `None` for a source without a gate.
+    pub refusals: Option<Arc<TemplateRefusals>>,
     pub limits: HealthLimits,
     pub hashrate: HashrateWindow,
 }
@@ -24,11 +26,18 @@ impl OpsState {
         limits: HealthLimits,
         stats: &ServerStats,
     ) -> OpsState {
-        let accepted = stats.accepted_difficulty_micro.load(Ordering::Relaxed);
+        let accepted = stats.accepted_difficulty.get();
         OpsState {
             rpc,
+            refusals: None,
             limits,
             hashrate: HashrateWindow::starting_at(Instant::now(), accepted),
         }
+    }
+
+    /// Shows the source's template refusals in `/metrics`.
+    pub fn with_template_refusals(mut self, refusals: Option<Arc<TemplateRefusals>>) -> OpsState {
+        self.refusals = refusals;
+        self
     }
 }

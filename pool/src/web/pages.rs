@@ -160,9 +160,14 @@ fn render_pool(pool: &PoolView, blocks: &[BlockView]) -> String {
     html
 }
 
+/// The first 8 and last 6 characters of a long address. By characters,
+/// not bytes: a name read back from the database need not be ASCII.
 fn short(address: &str) -> String {
-    if address.len() > 16 {
-        format!("{}…{}", &address[..8], &address[address.len() - 6..])
+    let characters = address.chars().count();
+    if characters > 16 {
+        let head: String = address.chars().take(8).collect();
+        let tail: String = address.chars().skip(characters - 6).collect();
+        format!("{head}…{tail}")
     } else {
         address.to_string()
     }
@@ -329,4 +334,21 @@ fn render_miner(miner: &MinerView) -> String {
     }
     html.push_str("</table>");
     html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short;
+
+    #[test]
+    fn short_addresses_cut_on_characters() {
+        assert_eq!(
+            short("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"),
+            "bc1qar0s…wf5mdq"
+        );
+        assert_eq!(short("bc1qshort"), "bc1qshort");
+        // Byte slicing at 8 would cut the 'é' (bytes 7 and 8) and panic.
+        let odd = "abcdefgéhijklmnopqrstuvwxyzé€";
+        assert_eq!(short(odd), "abcdefgé…wxyzé€");
+    }
 }

@@ -168,6 +168,11 @@ pub struct BatchView {
     pub created_ms: i64,
 }
 
+/// The millisecond after `time_ms` (a stored time: saturating).
+fn after(time_ms: i64) -> i64 {
+    time_ms.saturating_add(1)
+}
+
 /// The pool's age: since its first share (at least a second). A window
 /// longer than that is measured over the age, so a young pool does not
 /// read as a fraction of its real rate.
@@ -176,7 +181,7 @@ async fn pool_age_ms(state: &WebState, now: i64) -> Result<i64, LedgerError> {
         .ledger
         .first_share_ms()
         .await?
-        .map_or(1_000, |first| (now - first).max(1_000)))
+        .map_or(1_000, |first| now.saturating_sub(first).max(1_000)))
 }
 
 /// Hashrates over the windows, each at most the pool's `age` long.
@@ -213,7 +218,8 @@ async fn chart(
     age: i64,
     address: Option<&str>,
 ) -> Result<Vec<ChartPoint>, LedgerError> {
-    let born = now - age;
+    // Times read from the database may be anything: saturate, never wrap.
+    let born = now.saturating_sub(age);
     let first = (now - DAY_MS).div_euclid(CHART_BUCKET_MS) * CHART_BUCKET_MS;
     let buckets: BTreeMap<i64, Work> = state
         .ledger
@@ -227,7 +233,10 @@ async fn chart(
         .map(|start| {
             // The current half hour is only partly over, and the pool may
             // be younger than its bucket.
-            let span = (now - start.max(born) + 1).clamp(1_000, CHART_BUCKET_MS);
+            let span = now
+                .saturating_sub(start.max(born))
+                .saturating_add(1)
+                .clamp(1_000, CHART_BUCKET_MS);
             ChartPoint {
                 time_ms: start,
                 hashrate: buckets
@@ -252,18 +261,21 @@ pub(super) async fn pool_view(state: &WebState) -> Result<PoolView, LedgerError>
     let since_ms = found.first().map(|block| block.time_ms);
     let round_work = state
         .ledger
-        .work(since_ms.map_or(i64::MIN, |since| since + 1), now + 1, None)
+        .work(since_ms.map_or(i64::MIN, after), now + 1, None)
         .await?;
     let last_block_luck_percent = match found.as_slice() {
         [last, previous, ..] => {
             let effort = state
                 .ledger
-                .work(previous.time_ms + 1, last.time_ms + 1, None)
+                .work(after(previous.time_ms), after(last.time_ms), None)
                 .await?;
             (effort.blocks > 0.0).then(|| 100.0 / effort.blocks)
         }
         [last] => {
-            let effort = state.ledger.work(i64::MIN, last.time_ms + 1, None).await?;
+            let effort = state
+                .ledger
+                .work(i64::MIN, after(last.time_ms), None)
+                .await?;
             (effort.blocks > 0.0).then(|| 100.0 / effort.blocks)
         }
         [] => None,
@@ -299,8 +311,8 @@ pub(super) async fn pool_view(state: &WebState) -> Result<PoolView, LedgerError>
             .await?
             .iter()
             .filter(|(status, _)| *status != crate::ledger::BlockStatus::Orphaned)
-            .map(|(_, count)| count)
-            .sum(),
+            .map(|(_, count)| *count)
+            .fold(0, u64::saturating_add),
         chart: chart(state, now, age, None).await?,
         bans: state
             .guard
@@ -322,14 +334,15 @@ pub(super) async fn blocks_view(state: &WebState) -> Result<Vec<BlockView>, Ledg
     let mut views = Vec::with_capacity(blocks.len().min(BLOCKS_SHOWN));
     for (index, block) in blocks.iter().enumerate().take(BLOCKS_SHOWN) {
         // The round a block ends started after the previous block found.
+        // `index` comes from enumerating `blocks`: `index + 1 <= len`.
         let previous = blocks[index + 1..]
             .iter()
             .find(|older| older.status != crate::ledger::BlockStatus::Orphaned);
         let effort = state
             .ledger
             .work(
-                previous.map_or(i64::MIN, |older| older.time_ms + 1),
-                block.time_ms + 1,
+                previous.map_or(i64::MIN, |older| after(older.time_ms)),
+                after(block.time_ms),
                 None,
             )
             .await?;
@@ -410,7 +423,7 @@ pub(super) async fn miner_view(state: &WebState, address: &str) -> Result<MinerV
             continue;
         };
         if credit.state == CreditState::Immature {
-            immature_sat += credit.amount_sat;
+            immature_sat = credit.amount_sat.saturating_add(immature_sat);
         }
         let explanation = match credit.state {
             CreditState::Coinbase => format!(

@@ -29,7 +29,7 @@ impl Method for Authorize {
 
     fn from_params(params: &[Value]) -> Result<Authorize, ErrorKind> {
         params::count(params, 1, 2, "1 or 2")?;
-        let user = params::string(&params[0], "user")?;
+        let user = params::string(params::at(params, 0), "user")?;
         let username = Username::parse(user).map_err(|source| ErrorKind::Username {
             value: echo(user),
             source,

@@ -43,8 +43,12 @@ impl Method for Configure {
 
     fn from_params(params: &[Value]) -> Result<Configure, ErrorKind> {
         params::count(params, 1, 2, "1 or 2")?;
-        let Value::Array(names) = &params[0] else {
-            return Err(params::wrong_type("extensions", "an array", &params[0]));
+        let Value::Array(names) = params::at(params, 0) else {
+            return Err(params::wrong_type(
+                "extensions",
+                "an array",
+                params::at(params, 0),
+            ));
         };
         let empty = Map::new();
         let options = match params::at(params, 1) {

@@ -41,25 +41,29 @@ impl Method for Notify {
 
     fn from_params(params: &[Value]) -> Result<Notify, ErrorKind> {
         params::count(params, 9, 9, "9")?;
-        let Value::Array(branch) = &params[4] else {
-            return Err(params::wrong_type("merkle_branch", "an array", &params[4]));
+        let Value::Array(branch) = params::at(params, 4) else {
+            return Err(params::wrong_type(
+                "merkle_branch",
+                "an array",
+                params::at(params, 4),
+            ));
         };
-        let clean_jobs = match &params[8] {
+        let clean_jobs = match params::at(params, 8) {
             Value::Bool(clean) => *clean,
             other => return Err(params::wrong_type("clean_jobs", "a boolean", other)),
         };
         Ok(Notify {
-            job_id: params::hex(&params[0], "job_id", JobId::from_wire)?,
-            prevhash: params::hash(&params[1], "prevhash", PrevHash::from_wire)?,
-            coinb1: params::hex_bytes(&params[2], "coinb1")?,
-            coinb2: params::hex_bytes(&params[3], "coinb2")?,
+            job_id: params::hex(params::at(params, 0), "job_id", JobId::from_wire)?,
+            prevhash: params::hash(params::at(params, 1), "prevhash", PrevHash::from_wire)?,
+            coinb1: params::hex_bytes(params::at(params, 2), "coinb1")?,
+            coinb2: params::hex_bytes(params::at(params, 3), "coinb2")?,
             merkle_branch: branch
                 .iter()
                 .map(|hash| params::hash(hash, "merkle_branch", crate::hex::decode_32))
                 .collect::<Result<_, _>>()?,
-            version: params::hex(&params[5], "version", Version::from_wire)?,
-            nbits: params::hex(&params[6], "nbits", NBits::from_wire)?,
-            ntime: params::hex(&params[7], "ntime", Ntime::from_wire)?,
+            version: params::hex(params::at(params, 5), "version", Version::from_wire)?,
+            nbits: params::hex(params::at(params, 6), "nbits", NBits::from_wire)?,
+            ntime: params::hex(params::at(params, 7), "ntime", Ntime::from_wire)?,
             clean_jobs,
         })
     }

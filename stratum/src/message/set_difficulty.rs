@@ -24,7 +24,7 @@ impl Method for SetDifficulty {
     fn from_params(params: &[Value]) -> Result<SetDifficulty, ErrorKind> {
         params::count(params, 1, 1, "1")?;
         Ok(SetDifficulty {
-            difficulty: params::difficulty(&params[0], "difficulty")?,
+            difficulty: params::difficulty(params::at(params, 0), "difficulty")?,
         })
     }
 

@@ -25,14 +25,14 @@ impl Method for SetExtranonce {
 
     fn from_params(params: &[Value]) -> Result<SetExtranonce, ErrorKind> {
         params::count(params, 2, 2, "2")?;
-        let text = params::string(&params[0], "extranonce1")?;
+        let text = params::string(params::at(params, 0), "extranonce1")?;
         let extranonce1 = Extranonce1::from_wire(text).map_err(|source| ErrorKind::Extranonce {
             field: "extranonce1",
             value: echo(text),
             source,
         })?;
         let size = params::unsigned(
-            &params[1],
+            params::at(params, 1),
             "extranonce2_size",
             MAX_EXTRANONCE2 as u64,
             "0..=16",

@@ -25,7 +25,7 @@ impl Method for SetVersionMask {
     fn from_params(params: &[Value]) -> Result<SetVersionMask, ErrorKind> {
         params::count(params, 1, 1, "1")?;
         Ok(SetVersionMask {
-            mask: params::hex(&params[0], "mask", VersionMask::from_wire)?,
+            mask: params::hex(params::at(params, 0), "mask", VersionMask::from_wire)?,
         })
     }
 

@@ -23,7 +23,7 @@ impl Method for ShowMessage {
     fn from_params(params: &[Value]) -> Result<ShowMessage, ErrorKind> {
         params::count(params, 1, 1, "1")?;
         Ok(ShowMessage {
-            message: params::string(&params[0], "message")?.to_string(),
+            message: params::string(params::at(params, 0), "message")?.to_string(),
         })
     }
 

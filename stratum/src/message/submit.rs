@@ -29,10 +29,10 @@ impl Method for Submit {
 
     fn from_params(params: &[Value]) -> Result<Submit, ErrorKind> {
         params::count(params, 5, 6, "5 or 6")?;
-        let extranonce2 = params::string(&params[2], "extranonce2")?;
+        let extranonce2 = params::string(params::at(params, 2), "extranonce2")?;
         Ok(Submit {
-            worker: params::string(&params[0], "worker")?.to_string(),
-            job_id: params::hex(&params[1], "job_id", JobId::from_wire)?,
+            worker: params::string(params::at(params, 0), "worker")?.to_string(),
+            job_id: params::hex(params::at(params, 1), "job_id", JobId::from_wire)?,
             extranonce2: Extranonce2::from_wire(extranonce2).map_err(|source| {
                 ErrorKind::Extranonce {
                     field: "extranonce2",
@@ -40,8 +40,8 @@ impl Method for Submit {
                     source,
                 }
             })?,
-            ntime: params::hex(&params[3], "ntime", Ntime::from_wire)?,
-            nonce: params::hex(&params[4], "nonce", Nonce::from_wire)?,
+            ntime: params::hex(params::at(params, 3), "ntime", Ntime::from_wire)?,
+            nonce: params::hex(params::at(params, 4), "nonce", Nonce::from_wire)?,
             version_bits: match params::at(params, 5) {
                 Value::Null => None,
                 bits => Some(params::hex(bits, "version_bits", VersionBits::from_wire)?),

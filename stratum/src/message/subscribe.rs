@@ -102,7 +102,7 @@ impl SubscribeResult {
                 result,
             ));
         };
-        let extranonce1 = params::string(&items[1], "extranonce1")?;
+        let extranonce1 = params::string(params::at(items, 1), "extranonce1")?;
         let extranonce1 =
             Extranonce1::from_wire(extranonce1).map_err(|source| ErrorKind::Extranonce {
                 field: "extranonce1",
@@ -110,13 +110,13 @@ impl SubscribeResult {
                 source,
             })?;
         let extranonce2_size = params::unsigned(
-            &items[2],
+            params::at(items, 2),
             "extranonce2_size",
             MAX_EXTRANONCE2 as u64,
             "0..=16",
         )? as usize;
         Ok(SubscribeResult {
-            subscriptions: subscriptions(&items[0]),
+            subscriptions: subscriptions(params::at(items, 0)),
             extranonce1,
             extranonce2_size,
         })

@@ -21,7 +21,7 @@ impl Method for SuggestDifficulty {
     fn from_params(params: &[Value]) -> Result<SuggestDifficulty, ErrorKind> {
         params::count(params, 1, 1, "1")?;
         Ok(SuggestDifficulty {
-            difficulty: params::difficulty(&params[0], "difficulty")?,
+            difficulty: params::difficulty(params::at(params, 0), "difficulty")?,
         })
     }
 
@@ -41,7 +41,7 @@ impl Method for SuggestTarget {
 
     fn from_params(params: &[Value]) -> Result<SuggestTarget, ErrorKind> {
         params::count(params, 1, 1, "1")?;
-        let bytes = params::hex(&params[0], "target", crate::hex::decode_32)?;
+        let bytes = params::hex(params::at(params, 0), "target", crate::hex::decode_32)?;
         Ok(SuggestTarget {
             target: Target::from_be_bytes(&bytes),
         })

@@ -5,12 +5,14 @@
 //! first node, in configuration order, that answers; a template is fetched
 //! from the nodes in that order, and the first good one wins. When every node
 //! fails, the last good template stays published and the status says it is
-//! stale.
+//! stale. Every template passes the [`TemplateGate`] first: a refused one
+//! counts as that node failing.
 
 use super::node::Node;
 use super::rpc::RpcError;
+use crate::clock::unix_millis;
 use crate::config::Network;
-use crate::template::{SourceStatus, Template};
+use crate::template::{SourceStatus, Template, TemplateGate};
 use bitcoin::BlockHash;
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,6 +81,7 @@ pub(crate) struct Coordinator {
     refresh_interval: Duration,
     templates: watch::Sender<Option<Arc<Template>>>,
     status: watch::Sender<SourceStatus>,
+    gate: TemplateGate,
     /// Each node's last poll; `None` before its first answer.
     polls: Vec<Option<Poll>>,
     /// Each node's last template failure, cleared by its next good template.
@@ -100,6 +103,7 @@ impl Coordinator {
         refresh_interval: Duration,
         templates: watch::Sender<Option<Arc<Template>>>,
         status: watch::Sender<SourceStatus>,
+        gate: TemplateGate,
     ) -> Coordinator {
         let count = nodes.len();
         Coordinator {
@@ -109,6 +113,7 @@ impl Coordinator {
             refresh_interval,
             templates,
             status,
+            gate,
             polls: vec![None; count],
             template_errors: vec![None; count],
             tip_current: false,
@@ -197,7 +202,7 @@ impl Coordinator {
         let age = poll.at.elapsed();
         // A poll normally answers in milliseconds; a few missed rounds mean
         // the node hangs, even before its call times out.
-        if age > (self.poll_interval * 4).max(SILENT_AFTER) {
+        if age > self.poll_interval.saturating_mul(4).max(SILENT_AFTER) {
             return Health::Silent(age);
         }
         match &poll.result {
@@ -237,7 +242,7 @@ impl Coordinator {
     async fn fetch(&mut self, why: Why) -> bool {
         for index in self.fetch_order() {
             let node = Arc::clone(&self.nodes[index]);
-            match node.template(self.network).await {
+            match self.fetch_from(&node).await {
                 Ok(template) => {
                     if self.template_errors[index].take().is_some() {
                         tracing::info!(node = %node.url(), "bitcoind gives templates again");
@@ -248,8 +253,10 @@ impl Coordinator {
                     return true;
                 }
                 Err(error) => {
+                    // The gate logged a refusal already.
+                    let refused = matches!(error, RpcError::BadTemplate { .. });
                     let error = error.to_string();
-                    if self.template_errors[index].as_ref() != Some(&error) {
+                    if !refused && self.template_errors[index].as_ref() != Some(&error) {
                         tracing::warn!(node = %node.url(), %error, reason = why.as_str(), "getblocktemplate failed; trying the next node");
                     }
                     self.template_errors[index] = Some(error);
@@ -267,6 +274,30 @@ impl Coordinator {
         }
         self.fetch_failed = true;
         false
+    }
+
+    /// One node's template, through the gate: a template it refuses, or
+    /// one that did not decode, is counted there and is this node's error.
+    async fn fetch_from(&mut self, node: &Node) -> Result<Template, RpcError> {
+        match node.template(self.network).await {
+            Ok(template) => match self.gate.admit(&template, unix_seconds()) {
+                Ok(()) => Ok(template),
+                Err(error) => {
+                    let error = RpcError::BadTemplate {
+                        url: node.url().to_string(),
+                        height: Some(u64::from(template.height)),
+                        error,
+                    };
+                    node.rpc.refused("getblocktemplate", &error);
+                    Err(error)
+                }
+            },
+            Err(RpcError::BadTemplate { url, height, error }) => {
+                self.gate.refuse(height, &error);
+                Err(RpcError::BadTemplate { url, height, error })
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// Publishes `template` unless it is the same work as the current one.
@@ -326,6 +357,12 @@ impl Coordinator {
             changed
         });
     }
+}
+
+/// The wall clock in unix seconds, as template times count (saturating:
+/// u32 seconds last until 2106).
+fn unix_seconds() -> u32 {
+    u32::try_from(unix_millis() / 1000).unwrap_or(u32::MAX)
 }
 
 /// One node's `getbestblockhash` poll, forever.

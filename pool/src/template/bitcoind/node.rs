@@ -6,16 +6,15 @@ use crate::config::{BitcoindConfig, Network};
 use crate::template::rpc_metrics::RpcMetrics;
 use crate::template::Template;
 use bitcoin::BlockHash;
-use bitcoincore_rpc::json::{GetBlockTemplateModes, GetBlockTemplateRules};
 use bitcoincore_rpc::RpcApi;
 use serde::Deserialize;
+use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Segwit always; signet is required on signet (error -8 without it, also
 /// on private signets whose template lists `!signet`) and harmless elsewhere.
-const RULES: [GetBlockTemplateRules; 2] =
-    [GetBlockTemplateRules::SegWit, GetBlockTemplateRules::Signet];
+const RULES: [&str; 2] = ["segwit", "signet"];
 
 /// The part of `getblockchaininfo` the pool reads. Decoded by hand rather
 /// than with the typed call, which first asks `getnetworkinfo` for the
@@ -135,16 +134,25 @@ pub(crate) fn check_chain_name(
     }
 }
 
-/// `getblocktemplate` decoded and checked by [`Template::from_gbt`].
+/// `getblocktemplate` decoded by [`Template::from_gbt_json`]: an answer
+/// that is JSON-RPC but not a template is a [`RpcError::BadTemplate`] (a
+/// refusal, counted like the gate's), never a panic. Decoded on the
+/// blocking pool, with the call: a full template is megabytes of JSON.
 pub(crate) async fn fetch_template(rpc: &Arc<NodeRpc>) -> Result<Template, RpcError> {
-    let gbt = rpc
+    let (height, decoded) = rpc
         .run("getblocktemplate", |client| {
-            client.get_block_template(GetBlockTemplateModes::Template, &RULES, &[])
+            let answer: Value = client.call(
+                "getblocktemplate",
+                &[json!({ "mode": "template", "rules": RULES, "capabilities": [] })],
+            )?;
+            let height = answer.get("height").and_then(Value::as_u64);
+            Ok((height, Template::from_gbt_json(answer)))
         })
         .await?;
-    Template::from_gbt(gbt).map_err(|error| {
+    decoded.map_err(|error| {
         let error = RpcError::BadTemplate {
             url: rpc.url.clone(),
+            height,
             error,
         };
         rpc.refused("getblocktemplate", &error);

@@ -4,7 +4,9 @@
 use super::node::{chain_info, check_chain_name, fetch_template};
 use super::rpc::{NodeRpc, RpcError, PROBE_TIMEOUT};
 use super::zmq;
+use crate::clock::unix_millis;
 use crate::config::{BitcoindConfig, Network};
+use crate::template::check::{check, ChainRules};
 use bitcoincore_rpc::json::GetZmqNotificationsResult;
 use bitcoincore_rpc::RpcApi;
 use serde_json::Value;
@@ -104,15 +106,19 @@ pub async fn probe(node: &BitcoindConfig, network: Network) -> Vec<ProbeLine> {
         "template",
         fetch_template(&rpc)
             .await
-            .map(|template| {
-                format!(
+            .map_err(|error| error.to_string())
+            .and_then(|template| {
+                // What the running pool's gate would refuse, said now.
+                let now = u32::try_from(unix_millis() / 1000).unwrap_or(u32::MAX);
+                check(&template, &ChainRules::for_network(network), now)
+                    .map_err(|error| format!("the pool would refuse this template: {error}"))?;
+                Ok(format!(
                     "height {}, {} transactions, coinbase value {}",
                     template.height,
                     template.transactions.len(),
                     template.coinbase_value
-                )
-            })
-            .map_err(|error| error.to_string()),
+                ))
+            }),
     ));
 
     lines.push(line("zmq", zmq_state(&rpc, node.zmq.as_deref()).await));

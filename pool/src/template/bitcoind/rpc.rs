@@ -61,7 +61,12 @@ pub enum RpcError {
         detail: String,
     },
     #[error("{url} gave a template the pool refuses: {error}")]
-    BadTemplate { url: String, error: TemplateError },
+    BadTemplate {
+        url: String,
+        /// As the answer gave it, when it did.
+        height: Option<u64>,
+        error: TemplateError,
+    },
     #[error("wrong chain: {url} is on `{node_chain}`, the pool is configured for `{expected}`")]
     WrongChain {
         url: String,

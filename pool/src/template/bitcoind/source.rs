@@ -5,8 +5,12 @@ use super::coordinator::{self, Coordinator, Event};
 use super::node::Node;
 use super::{submit, zmq, BitcoindError};
 use crate::config::{BitcoindConfig, ChainConfig, Network};
+use crate::template::check::ChainRules;
 use crate::template::rpc_metrics::RpcMetrics;
-use crate::template::{SourceStatus, SubmitReport, Template, TemplateSource};
+use crate::template::MAX_TIMER_INTERVAL;
+use crate::template::{
+    SourceStatus, SubmitReport, Template, TemplateGate, TemplateRefusals, TemplateSource,
+};
 use bitcoin::Block;
 use std::future::Future;
 use std::sync::Arc;
@@ -28,6 +32,7 @@ pub struct BitcoindSource {
     events: mpsc::Sender<Event>,
     tasks: Vec<AbortHandle>,
     rpc_metrics: Arc<RpcMetrics>,
+    refusals: Arc<TemplateRefusals>,
 }
 
 impl BitcoindSource {
@@ -50,8 +55,10 @@ impl BitcoindSource {
             .map(|config| Node::new(config, network, &rpc_metrics).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?
             .into();
-        let poll_interval = Duration::from_millis(chain.poll_interval_ms).max(MIN_POLL_INTERVAL);
-        let refresh_interval = Duration::from_secs(chain.template_refresh_secs.max(1));
+        let poll_interval = Duration::from_millis(chain.poll_interval_ms)
+            .clamp(MIN_POLL_INTERVAL, MAX_TIMER_INTERVAL);
+        let refresh_interval = Duration::from_secs(chain.template_refresh_secs)
+            .clamp(Duration::from_secs(1), MAX_TIMER_INTERVAL);
 
         let (template_sender, templates) = watch::channel(None);
         let (status_sender, status) = watch::channel(SourceStatus {
@@ -64,6 +71,8 @@ impl BitcoindSource {
         });
         let (events, event_receiver) = mpsc::channel(EVENT_QUEUE);
 
+        let gate = TemplateGate::new(ChainRules::for_network(network));
+        let refusals = gate.refusals();
         let coordinator = Coordinator::new(
             Arc::clone(&nodes),
             network,
@@ -71,6 +80,7 @@ impl BitcoindSource {
             refresh_interval,
             template_sender,
             status_sender,
+            gate,
         );
         let mut tasks = vec![runtime
             .spawn(coordinator.run(event_receiver))
@@ -97,7 +107,7 @@ impl BitcoindSource {
         tracing::info!(
             nodes = ?nodes.iter().map(|node| node.url()).collect::<Vec<_>>(),
             chain = network.core_chain_name(),
-            poll_interval_ms = poll_interval.as_millis() as u64,
+            poll_interval_ms = u64::try_from(poll_interval.as_millis()).unwrap_or(u64::MAX),
             refresh_secs = refresh_interval.as_secs(),
             "bitcoind template source started"
         );
@@ -108,6 +118,7 @@ impl BitcoindSource {
             events,
             tasks,
             rpc_metrics,
+            refusals,
         })
     }
 
@@ -140,6 +151,10 @@ impl TemplateSource for BitcoindSource {
 
     fn rpc_metrics(&self) -> Option<Arc<RpcMetrics>> {
         Some(Arc::clone(&self.rpc_metrics))
+    }
+
+    fn template_refusals(&self) -> Option<Arc<TemplateRefusals>> {
+        Some(Arc::clone(&self.refusals))
     }
 }
 

@@ -1,11 +1,17 @@
 //! The simnet as a [`TemplateSource`]: the chain behind a mutex (every
 //! operation takes microseconds and never spans an await), templates
-//! through a watch channel, a background task for fee refreshes.
+//! through a watch channel after the same [`TemplateGate`] a node's pass
+//! (regtest's rules, the simnet's clock), a background task for fee
+//! refreshes.
 
 use super::validate::coinbase_height;
 use super::Simnet;
 use crate::config::{ChainConfig, SimnetConfig};
-use crate::template::{NodeAnswer, SourceStatus, SubmitReport, Template, TemplateSource};
+use crate::template::check::ChainRules;
+use crate::template::{
+    NodeAnswer, SourceStatus, SubmitReport, Template, TemplateGate, TemplateRefusals,
+    TemplateSource, MAX_TIMER_INTERVAL,
+};
 use bitcoin::Block;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
@@ -27,6 +33,9 @@ pub struct SimnetSource {
 #[derive(Debug)]
 struct Shared {
     simnet: Mutex<Simnet>,
+    /// Locked only with `simnet` held (one order: no deadlock).
+    gate: Mutex<TemplateGate>,
+    refusals: Arc<TemplateRefusals>,
     templates: watch::Sender<Option<Arc<Template>>>,
 }
 
@@ -37,15 +46,18 @@ impl SimnetSource {
     /// spawned on it).
     pub fn start(config: &SimnetConfig, chain: &ChainConfig) -> SimnetSource {
         let refresh_every = (chain.template_refresh_secs > 0)
-            .then(|| Duration::from_secs(chain.template_refresh_secs));
+            .then(|| Duration::from_secs(chain.template_refresh_secs).min(MAX_TIMER_INTERVAL));
         SimnetSource::from_simnet(Simnet::new(config), refresh_every)
     }
 
     /// Serves an existing simnet (a prepared chain, another clock).
     pub fn from_simnet(simnet: Simnet, refresh_every: Option<Duration>) -> SimnetSource {
         let (templates, _) = watch::channel(None);
+        let gate = TemplateGate::new(ChainRules::regtest());
         let shared = Arc::new(Shared {
             simnet: Mutex::new(simnet),
+            refusals: gate.refusals(),
+            gate: Mutex::new(gate),
             templates,
         });
         shared.publish(&shared.simnet());
@@ -136,6 +148,10 @@ impl TemplateSource for SimnetSource {
             serving_stale_template: false,
         }
     }
+
+    fn template_refusals(&self) -> Option<Arc<TemplateRefusals>> {
+        Some(Arc::clone(&self.shared.refusals))
+    }
 }
 
 impl Shared {
@@ -151,19 +167,26 @@ impl Shared {
         self.publish(&simnet);
     }
 
+    /// Publishes the simnet's template if the gate admits it; a refusal
+    /// is counted and logged there, and the last good template stays.
     fn publish(&self, simnet: &Simnet) {
-        match Template::from_gbt(simnet.template()) {
-            Ok(template) => {
-                tracing::debug!(
-                    height = template.height,
-                    longpollid = %template.longpollid,
-                    transactions = template.transactions.len(),
-                    "simnet template"
-                );
-                self.templates.send_replace(Some(Arc::new(template)));
-            }
-            Err(error) => tracing::error!(%error, "simnet built a template that does not decode"),
+        let mut gate = self.gate.lock().unwrap_or_else(PoisonError::into_inner);
+        let gbt = simnet.template();
+        let height = gbt.height;
+        let template = match Template::from_gbt(gbt) {
+            Ok(template) => template,
+            Err(error) => return gate.refuse(Some(height), &error),
+        };
+        if gate.admit(&template, simnet.now()).is_err() {
+            return;
         }
+        tracing::debug!(
+            height = template.height,
+            longpollid = %template.longpollid,
+            transactions = template.transactions.len(),
+            "simnet template"
+        );
+        self.templates.send_replace(Some(Arc::new(template)));
     }
 
     fn publish_if_changed(&self, simnet: &Simnet) {
