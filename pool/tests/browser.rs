@@ -2,8 +2,8 @@
 //! `.ci/run` installs it and sets `POOL_TEST_CHROMIUM`) loads `/` and
 //! `/miner/<address>` of a pool with simulated miners; the charts must be
 //! drawn (the chart's colour on screen, its line above the axis), and
-//! screenshots are kept in `target/test-artifacts/`. Skipped, saying so,
-//! when no Chromium is found.
+//! screenshots are kept in `target/test-artifacts/`. Skipped, recorded by
+//! `test_skip`, when no Chromium is found (a failure under `.ci/run`).
 
 #[path = "support/e2e.rs"]
 mod e2e;
@@ -112,9 +112,9 @@ fn chart_line(dom: &str) -> Vec<(f64, f64)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_renders_the_pool_and_miner_pages_with_their_charts() {
     let Some(chromium) = chromium() else {
-        eprintln!(
-            "skipping the browser test: no Chromium found (set POOL_TEST_CHROMIUM or install \
-             Debian's chromium; .ci/run does)"
+        test_skip::skip!(
+            test_skip::Service::Chromium,
+            "no Chromium found: set POOL_TEST_CHROMIUM or install Debian's chromium, as .ci/run does"
         );
         return;
     };

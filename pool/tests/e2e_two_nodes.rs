@@ -1,8 +1,9 @@
 //! Two `pool run` processes with different node prefixes share one
 //! PostgreSQL ledger under miner-sim load: every share either node
 //! acknowledged is in the ledger once, attributed to its node, and the
-//! totals equal what both nodes report. Skipped, saying so, without
-//! `POOL_TEST_POSTGRES_URL` (`.ci/run` starts a PostgreSQL and sets it).
+//! totals equal what both nodes report. Skipped, recorded by `test_skip`,
+//! without `POOL_TEST_POSTGRES_URL` (`.ci/run` starts a PostgreSQL and sets
+//! it, and requires it).
 
 #[path = "support/e2e.rs"]
 mod e2e;
@@ -12,9 +13,9 @@ mod ledger_backend;
 #[path = "support/pool_process.rs"]
 mod pool_process;
 
-use e2e::{regtest_address, wait_until_async, Scratch};
-use ledger_backend::{Backend, POSTGRES_ENV};
-use miner_sim::{Dialect, MinerConfig, Swarm};
+use e2e::{regtest_address, wait_for_async, wait_until_async, Scratch, Tap};
+use ledger_backend::Backend;
+use miner_sim::{Dialect, MinerConfig, MinerReport, ShareOutcome, Swarm};
 use pool::ledger::Ledger;
 use pool_process::PoolProcess;
 use std::collections::{BTreeMap, HashSet};
@@ -40,10 +41,27 @@ fn miners(addr: std::net::SocketAddr, tag: u8) -> Swarm {
     )
 }
 
-async fn accepted_by(pool: &PoolProcess) -> u64 {
-    pool.get_json("/api/stats").await["shares_accepted"]
-        .as_u64()
-        .expect("shares_accepted")
+/// A node's submits answered so far: (accepted, rejected).
+async fn answered_by(pool: &PoolProcess) -> (u64, u64) {
+    let stats = pool.get_json("/api/stats").await;
+    let accepted = stats["shares_accepted"].as_u64().expect("shares_accepted");
+    let rejected = stats["shares_rejected"]
+        .as_object()
+        .expect("shares_rejected")
+        .values()
+        .map(|count| count.as_u64().expect("a count"))
+        .sum();
+    (accepted, rejected)
+}
+
+/// Shares the miner sent whose answer it never read (it stopped first):
+/// the pool may or may not have recorded them.
+fn unanswered(report: &MinerReport) -> u64 {
+    report
+        .shares
+        .iter()
+        .filter(|share| share.bad.is_none() && share.outcome == ShareOutcome::Unanswered)
+        .count() as u64
 }
 
 async fn two_nodes_share_one_ledger(database_url: &str) {
@@ -63,7 +81,12 @@ async fn two_nodes_share_one_ledger(database_url: &str) {
         .await;
         pools.push(pool);
     }
-    let swarms = [miners(pools[0].stratum, 61), miners(pools[1].stratum, 62)];
+    // Each node's miners through a tap, which counts the submits handed to it.
+    let taps = [
+        Tap::start(pools[0].stratum).await,
+        Tap::start(pools[1].stratum).await,
+    ];
+    let swarms = [miners(taps[0].addr(), 61), miners(taps[1].addr(), 62)];
     wait_until_async(
         "both nodes acknowledge shares",
         Duration::from_secs(60),
@@ -78,57 +101,65 @@ async fn two_nodes_share_one_ledger(database_url: &str) {
     .await;
     let [first, second] = swarms;
     let (first, second) = tokio::join!(first.stop(), second.stop());
-    let acknowledged_by_miners = [first.total.accepted, second.total.accepted];
     for report in [&first, &second] {
         assert_eq!(report.total.unexpected_rejections, 0, "{:?}", report.total);
     }
 
+    // Settled: each node closed every connection (so it read every submit
+    // its tap handed it) and answered each of those submits (an acceptance
+    // is counted after its commit). What the nodes accepted then is judged
+    // against the ledger, read once.
+    let reported = wait_for_async("every submit answered", Duration::from_secs(20), || {
+        let (pools, taps) = (&pools, &taps);
+        async move {
+            let mut accepted = [0u64; 2];
+            for (index, (pool, tap)) in pools.iter().zip(taps).enumerate() {
+                let (ok, rejected) = answered_by(pool).await;
+                if tap.open_connections() != 0 || ok + rejected != tap.submits() {
+                    return None;
+                }
+                accepted[index] = ok;
+            }
+            Some(accepted)
+        }
+    })
+    .await;
     let ledger = Ledger::open(database_url)
         .await
         .expect("open the shared ledger");
-    // The miners are gone; a share in flight when they left is still
-    // recorded and counted by its node. Wait until the ledger and both
-    // nodes' counters agree.
-    // Shares the miners sent just before leaving are still being read and
-    // committed for a moment: poll until the ledger and both nodes'
-    // counters agree, and judge that consistent moment.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let (per_node, reported) = loop {
-        let mut per_node: BTreeMap<u8, u64> = BTreeMap::new();
-        for share in ledger.shares(u64::MAX >> 1).await.expect("read shares") {
-            *per_node.entry(share.node).or_default() += 1;
-        }
-        let reported = [accepted_by(&pools[0]).await, accepted_by(&pools[1]).await];
-        if [1u8, 2]
-            .iter()
-            .zip(reported)
-            .all(|(node, count)| per_node.get(node) == Some(&count))
-        {
-            break (per_node, reported);
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the ledger {per_node:?} never matched the nodes' acknowledgements {reported:?}"
-        );
-        tokio::time::sleep(e2e::POLL).await;
-    };
     let shares = ledger.shares(u64::MAX >> 1).await.expect("read shares");
-    let total: u64 = per_node.values().sum();
-    eprintln!("nodes acknowledged {reported:?} shares (miners saw {acknowledged_by_miners:?}); ledger {per_node:?}");
-    assert_eq!(
-        total,
-        reported.iter().sum::<u64>(),
-        "ledger total equals the sum of both nodes' acknowledgements"
+    let mut per_node: BTreeMap<u8, u64> = BTreeMap::new();
+    let mut per_worker: BTreeMap<(u8, String), u64> = BTreeMap::new();
+    for share in &shares {
+        *per_node.entry(share.node).or_default() += 1;
+        *per_worker
+            .entry((share.node, share.worker.clone()))
+            .or_default() += 1;
+    }
+    eprintln!(
+        "nodes accepted {reported:?} shares (miners saw {:?}); ledger {per_node:?}",
+        [first.total.accepted, second.total.accepted]
     );
-    assert_eq!(per_node.keys().copied().collect::<Vec<_>>(), vec![1, 2]);
-    for (node, miners_saw) in [
-        (1u8, acknowledged_by_miners[0]),
-        (2, acknowledged_by_miners[1]),
-    ] {
-        assert!(
-            per_node[&node] >= miners_saw,
-            "node {node}: miners saw {miners_saw} accepted"
-        );
+    assert_eq!(
+        per_node,
+        BTreeMap::from([(1, reported[0]), (2, reported[1])]),
+        "each node's rows are exactly the shares it accepted"
+    );
+    // Each miner's rows: what it saw accepted, plus those of its shares
+    // whose answer it did not stay for that its node recorded anyway.
+    for (node, report) in [(1u8, &first), (2, &second)] {
+        for (miner, worker) in report.miners.iter().zip(["cg", "axe"]) {
+            let rows = per_worker
+                .get(&(node, worker.to_string()))
+                .copied()
+                .unwrap_or(0);
+            let acknowledged = miner.counters.accepted;
+            assert!(
+                (acknowledged..=acknowledged + unanswered(miner)).contains(&rows),
+                "node {node} {worker}: {rows} rows, {acknowledged} acknowledged, {} unanswered",
+                unanswered(miner)
+            );
+        }
     }
     // No collisions: every row has its own id, and each node's shares came
     // from its own miners.
@@ -143,10 +174,6 @@ async fn two_nodes_share_one_ledger(database_url: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_pool_processes_share_one_postgres_ledger() {
-    if std::env::var(POSTGRES_ENV).map_or(true, |url| url.is_empty()) {
-        eprintln!("skipping the two-node PostgreSQL test: {POSTGRES_ENV} is not set (.ci/run starts a PostgreSQL and sets it)");
-        return;
-    }
     ledger_backend::run(Backend::Postgres, "e2e_two_nodes", |db| async move {
         two_nodes_share_one_ledger(&db.url).await;
     })

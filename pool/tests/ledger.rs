@@ -324,16 +324,21 @@ const CHILD_URL_ENV: &str = "POOL_LEDGER_TEST_CHILD_URL";
 /// Acknowledgements the parent waits for before the kill.
 const ACKS_BEFORE_KILL: usize = 1_000;
 
-/// Not a test of its own: the body of the child process that the kill test
-/// starts (this test binary again, with `CHILD_URL_ENV` set). It records
-/// shares from 32 tasks and prints `ack <job_id>` after each Ok, until
-/// it is killed (bounded in count and time if it is not).
+/// Not a test of its own, so ignored (never counted as a pass): the body of
+/// the child process that the kill test starts (this test binary again,
+/// with `--ignored --exact` and `CHILD_URL_ENV` set). It records shares
+/// from 32 tasks and prints `ack <job_id>` after each Ok, until it is
+/// killed (bounded in count and time if it is not).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the child process of killed_writer_process_keeps_every_acknowledged_share, which runs it"]
 async fn ledger_kill_test_child_process() {
     use std::io::Write;
-    let Ok(url) = std::env::var(CHILD_URL_ENV) else {
-        return;
-    };
+    let url = std::env::var(CHILD_URL_ENV).unwrap_or_else(|_| {
+        panic!(
+            "not a test of its own: killed_writer_process_keeps_every_acknowledged_share \
+             runs it with {CHILD_URL_ENV} set"
+        )
+    });
     let ledger = Ledger::open(&url).await.expect("child: open the ledger");
     let give_up = Instant::now() + Duration::from_secs(60);
     let writers = (0..32u64).map(|task| {
@@ -362,6 +367,7 @@ async fn killed_writer_process_keeps_every_acknowledged_share(db: TestDb) {
     open(&db).await.close().await;
     let mut child = tokio::process::Command::new(std::env::current_exe().expect("test binary"))
         .args([
+            "--ignored",
             "--exact",
             "ledger_kill_test_child_process",
             "--nocapture",

@@ -1,9 +1,10 @@
 //! `pool payout` against a real Bitcoin Core wallet on regtest, when
-//! `BITCOIND_EXE` names a `bitcoind` binary (skipped, saying so,
-//! otherwise): the pool's wallet pays miners' balances in one sendmany
-//! whose comment is the batch id; a batch recorded but never sent is
-//! cancelled and paid afresh; a batch sent but never marked is found in
-//! the wallet by its comment and not paid again.
+//! `BITCOIND_EXE` names a `bitcoind` binary (skipped otherwise, recorded
+//! by `test_skip`, in CI too: no package ships it): the pool's wallet
+//! pays miners' balances in one sendmany whose comment is the batch id; a
+//! batch recorded but never sent is cancelled and paid afresh; a batch
+//! sent but never marked is found in the wallet by its comment and not
+//! paid again.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -156,7 +157,10 @@ async fn credit(ledger: &Ledger, n: u64, address: &str, amount: u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_wallet_pays_each_balance_exactly_once() {
     let Ok(exe) = std::env::var("BITCOIND_EXE") else {
-        eprintln!("skipping the real-wallet payout test: BITCOIND_EXE is not set (point it at a bitcoind binary)");
+        test_skip::skip!(
+            test_skip::Service::Bitcoind,
+            "BITCOIND_EXE is not set; point it at a bitcoind binary"
+        );
         return;
     };
     let node = Bitcoind::start(&exe);

@@ -1,20 +1,45 @@
 //! Every SHA-256 implementation, forced one by one, against the `sha2` crate.
+//! Every kernel the CPU supports (by `is_x86_feature_detected!`, asked
+//! apart from the crate's dispatch) runs; the others are recorded as
+//! skipped by `test_skip`, never passed over in silence.
 
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 use stratum::sha256d::{Implementation, Sha256d};
+use test_skip::cpu::{kernels_to_run, KernelRuns};
 
 fn reference(data: &[u8]) -> [u8; 32] {
     Sha256::digest(Sha256::digest(data)).into()
 }
 
+/// The kernels this CPU supports, as the CPU says.
+fn kernels() -> Vec<&'static str> {
+    kernels_to_run(test_skip::suite!(), |name| {
+        Implementation::from_name(name)
+            .unwrap_or_else(|| panic!("stratum has no kernel {name}"))
+            .is_available()
+    })
+}
+
+/// One engine per kernel of [`kernels`], each forced by name.
 fn engines() -> Vec<Sha256d> {
-    let engines: Vec<Sha256d> = Implementation::available()
+    kernels()
         .into_iter()
-        .map(|implementation| Sha256d::new(implementation).unwrap())
-        .collect();
-    assert!(!engines.is_empty());
-    engines
+        .map(|name| {
+            Sha256d::by_name(name).unwrap_or_else(|error| panic!("{name} is supported: {error}"))
+        })
+        .collect()
+}
+
+/// Runs `check` with every engine; fails if a kernel the CPU supports
+/// did not run.
+fn each_engine(mut check: impl FnMut(&Sha256d)) {
+    let mut runs = KernelRuns::new(&kernels());
+    for engine in engines() {
+        check(&engine);
+        runs.ran(engine.implementation().name());
+    }
+    runs.finish();
 }
 
 /// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
@@ -32,24 +57,42 @@ fn bytes(seed: u64, len: usize) -> Vec<u8> {
 
 #[test]
 fn forcing_by_name_matches_the_cpu() {
-    // Our machines have SHA-NI, AVX2 and AVX-512; elsewhere the missing ones
-    // are named on stderr rather than silently passing.
+    // A kernel the CPU lacks is refused by name and recorded as skipped
+    // (by `kernels`); one it has is given, and is the one asked for.
+    let supported = kernels();
     for implementation in Implementation::ALL {
         match Sha256d::by_name(implementation.name()) {
-            Ok(engine) => assert_eq!(engine.implementation(), implementation),
+            Ok(engine) => {
+                assert!(
+                    supported.contains(&implementation.name()),
+                    "{implementation}"
+                );
+                assert_eq!(engine.implementation(), implementation);
+            }
             Err(error) => {
-                assert!(!implementation.is_available());
-                eprintln!("skipping {implementation}: {error}");
+                assert!(!supported.contains(&implementation.name()), "{error}");
+                assert_eq!(
+                    error,
+                    stratum::sha256d::SelectError::Unavailable(implementation)
+                );
             }
         }
     }
-    assert!(Sha256d::by_name("md5").is_err());
-    assert!(Sha256d::by_name("portable").is_ok());
+    let names: Vec<&str> = Implementation::available()
+        .into_iter()
+        .map(Implementation::name)
+        .collect();
+    assert_eq!(names, supported, "the dispatch offers what the CPU has");
+    assert_eq!(
+        Sha256d::by_name("md5"),
+        Err(stratum::sha256d::SelectError::Unknown("md5".into()))
+    );
+    assert!(supported.contains(&"portable"));
 }
 
 #[test]
 fn every_length_from_0_to_300() {
-    for engine in engines() {
+    each_engine(|engine| {
         for len in 0..300 {
             let data = bytes(len as u64, len);
             assert_eq!(
@@ -59,12 +102,12 @@ fn every_length_from_0_to_300() {
                 engine.implementation()
             );
         }
-    }
+    });
 }
 
 #[test]
 fn ragged_batches() {
-    for engine in engines() {
+    each_engine(|engine| {
         for batch_size in [0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 33, 100] {
             let messages: Vec<Vec<u8>> = (0..batch_size)
                 .map(|index| bytes(1000 + index as u64, (index * 37 + batch_size * 11) % 700))
@@ -82,12 +125,12 @@ fn ragged_batches() {
                 );
             }
         }
-    }
+    });
 }
 
 #[test]
 fn merkle_node_batches_of_every_size_up_to_40() {
-    for engine in engines() {
+    each_engine(|engine| {
         for count in 0..40 {
             let blocks: Vec<[u8; 64]> = (0..count)
                 .map(|index| bytes(5000 + index as u64, 64).try_into().unwrap())
@@ -99,13 +142,13 @@ fn merkle_node_batches_of_every_size_up_to_40() {
                 assert_eq!(engine.hash_64(block), reference(block));
             }
         }
-    }
+    });
 }
 
 #[test]
 fn header_batches_share_a_midstate() {
     let portable = Sha256d::by_name("portable").unwrap();
-    for engine in engines() {
+    each_engine(|engine| {
         let header: [u8; 80] = bytes(77, 80).try_into().unwrap();
         let first: &[u8; 64] = header[..64].try_into().unwrap();
         let midstate = engine.midstate(first);
@@ -133,7 +176,7 @@ fn header_batches_share_a_midstate() {
                 assert_eq!(engine.hash_80(&full), reference(&full));
             }
         }
-    }
+    });
 }
 
 proptest! {

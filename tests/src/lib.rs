@@ -121,21 +121,42 @@ pub fn non_witness_bytes(tx: &Transaction) -> Vec<u8> {
     bytes
 }
 
-/// One engine per implementation this CPU can run (portable at least).
-pub fn engines() -> Vec<Sha256d> {
-    let available = Implementation::available();
+/// One engine per kernel this CPU supports (portable at least), as the CPU
+/// says (`is_x86_feature_detected!`, apart from our dispatch); the others
+/// are recorded as skipped for `suite` (`test_skip::suite!()`). Panics if
+/// the dispatch withholds a kernel the CPU has.
+pub fn engines(suite: &str) -> Vec<Sha256d> {
+    let kernels = test_skip::cpu::kernels_to_run(suite, |name| {
+        Implementation::from_name(name).is_some_and(Implementation::is_available)
+    });
     assert!(
-        available.contains(&Implementation::Portable),
+        kernels.contains(&"portable"),
         "the portable implementation is always available"
     );
-    available
+    kernels
         .into_iter()
-        .map(|implementation| {
-            let engine = Sha256d::new(implementation).expect("available implementation");
-            assert_eq!(engine.implementation(), implementation);
+        .map(|name| {
+            let engine = Sha256d::by_name(name).expect("a kernel the CPU supports");
+            assert_eq!(engine.implementation().name(), name);
             engine
         })
         .collect()
+}
+
+/// Runs `check` with every engine of [`engines`]; fails if a kernel the
+/// CPU supports did not run.
+pub fn each_engine(suite: &str, mut check: impl FnMut(&Sha256d)) {
+    let engines = engines(suite);
+    let kernels: Vec<&'static str> = engines
+        .iter()
+        .map(|engine| engine.implementation().name())
+        .collect();
+    let mut runs = test_skip::cpu::KernelRuns::new(&kernels);
+    for engine in &engines {
+        check(engine);
+        runs.ran(engine.implementation().name());
+    }
+    runs.finish();
 }
 
 /// Double SHA-256 with the `sha2` crate: an oracle independent of our core.

@@ -21,8 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use stratum::framer::LineFramer;
 use stratum::message::{
-    Authorize, ClientMethod, ClientRequest, Configure, Id, Response, ServerMessage, Submit,
-    Subscribe, SubscribeResult, SuggestDifficulty, VersionRollingRequest,
+    Authorize, ClientMessage, ClientMethod, ClientRequest, Configure, Id, Response, ServerMessage,
+    Submit, Subscribe, SubscribeResult, SuggestDifficulty, VersionRollingRequest,
 };
 use stratum::target::hash_difficulty;
 use stratum::{
@@ -83,6 +83,42 @@ pub async fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> 
     loop {
         if check() {
             return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Polls `observe` every [`POLL`] until it sees what it waits for, and
+/// returns what it saw then (assert on that, not on a fresh look); fails
+/// the test after `limit`.
+pub async fn wait_for<T>(what: &str, limit: Duration, mut observe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(seen) = observe() {
+            return seen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// [`wait_for`] with an observation that has to await (a ledger query).
+pub async fn wait_for_async<T, F, Fut>(what: &str, limit: Duration, mut observe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(seen) = observe().await {
+            return seen;
         }
         assert!(
             Instant::now() < deadline,
@@ -278,11 +314,22 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
 // ---- a tap between a miner and the pool --------------------------------------
 
 /// A TCP relay that records every line the pool sends through it, per
-/// connection, before the miner gets to read it.
+/// connection, before the miner gets to read it, and counts the
+/// `mining.submit` lines it hands the pool.
 pub struct Tap {
     addr: SocketAddr,
     lines: Arc<Mutex<Vec<Vec<String>>>>,
+    counts: Arc<RelayCounts>,
     task: JoinHandle<()>,
+}
+
+/// What went through a tap, over every connection.
+#[derive(Debug, Default)]
+struct RelayCounts {
+    /// Complete `mining.submit` lines written to the pool.
+    submits: AtomicU64,
+    /// Connections not yet closed in both directions.
+    open: AtomicU64,
 }
 
 /// What the pool sent one miner, in order: difficulties and jobs.
@@ -302,7 +349,8 @@ impl Tap {
             .expect("bind the tap");
         let addr = listener.local_addr().expect("the tap's address");
         let lines = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::clone(&lines);
+        let counts = Arc::new(RelayCounts::default());
+        let (log, relay_counts) = (Arc::clone(&lines), Arc::clone(&counts));
         let task = tokio::spawn(async move {
             // Dropped (and every relay aborted) when the tap's task is.
             let mut relays = tokio::task::JoinSet::new();
@@ -310,10 +358,21 @@ impl Tap {
                 let Ok((client, _)) = listener.accept().await else {
                     return;
                 };
-                relays.spawn(relay(client, upstream, Arc::clone(&log)));
+                relay_counts.open.fetch_add(1, Ordering::SeqCst);
+                relays.spawn(relay(
+                    client,
+                    upstream,
+                    Arc::clone(&log),
+                    Arc::clone(&relay_counts),
+                ));
             }
         });
-        Tap { addr, lines, task }
+        Tap {
+            addr,
+            lines,
+            counts,
+            task,
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -323,6 +382,19 @@ impl Tap {
     /// The pool's lines per connection, in order.
     pub fn lines(&self) -> Vec<Vec<String>> {
         self.lines.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Complete `mining.submit` lines handed to the pool so far: once
+    /// [`Tap::open_connections`] is 0, every submit the pool read.
+    pub fn submits(&self) -> u64 {
+        self.counts.submits.load(Ordering::SeqCst)
+    }
+
+    /// Relayed connections still open in either direction. At 0 the pool
+    /// has closed every one (so it read each to its end) after the miners
+    /// closed theirs.
+    pub fn open_connections(&self) -> u64 {
+        self.counts.open.load(Ordering::SeqCst)
     }
 
     /// The difficulties and jobs the pool sent, over every connection.
@@ -356,7 +428,22 @@ impl Drop for Tap {
     }
 }
 
-async fn relay(client: TcpStream, upstream: SocketAddr, log: Arc<Mutex<Vec<Vec<String>>>>) {
+async fn relay(
+    client: TcpStream,
+    upstream: SocketAddr,
+    log: Arc<Mutex<Vec<Vec<String>>>>,
+    counts: Arc<RelayCounts>,
+) {
+    relay_both_ways(client, upstream, log, &counts).await;
+    counts.open.fetch_sub(1, Ordering::SeqCst);
+}
+
+async fn relay_both_ways(
+    client: TcpStream,
+    upstream: SocketAddr,
+    log: Arc<Mutex<Vec<Vec<String>>>>,
+    counts: &RelayCounts,
+) {
     let Ok(server) = TcpStream::connect(upstream).await else {
         return;
     };
@@ -370,7 +457,34 @@ async fn relay(client: TcpStream, upstream: SocketAddr, log: Arc<Mutex<Vec<Vec<S
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
     let up = async {
-        let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+        let mut framer = LineFramer::new(1 << 20);
+        let mut buffer = vec![0u8; 16 * 1024];
+        loop {
+            let count = match client_read.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(count) => count,
+            };
+            if server_write.write_all(&buffer[..count]).await.is_err() {
+                break;
+            }
+            // Counted once handed to the pool; a line cut short at the end
+            // is not a line the pool reads.
+            framer.push(&buffer[..count]);
+            while let Some(line) = framer.next_line() {
+                let is_submit = line.is_ok_and(|line| {
+                    matches!(
+                        ClientMessage::parse(line),
+                        Ok(ClientMessage::Request(ClientRequest {
+                            method: ClientMethod::Submit(_),
+                            ..
+                        }))
+                    )
+                });
+                if is_submit {
+                    counts.submits.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
         let _ = server_write.shutdown().await;
     };
     let down = async {

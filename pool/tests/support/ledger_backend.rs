@@ -28,24 +28,20 @@ pub struct TestDb {
 }
 
 /// Runs `body` on a fresh database of `backend` and removes the database
-/// afterwards, also when the body panics. PostgreSQL tests are skipped,
-/// saying so, when `POOL_TEST_POSTGRES_URL` is not set.
-pub async fn run<F, Fut>(backend: Backend, test: &str, body: F)
+/// afterwards, also when the body panics. PostgreSQL tests are skipped
+/// (recorded by `test_skip`; a failure where `POOL_TEST_REQUIRE` names
+/// postgres) when `POOL_TEST_POSTGRES_URL` is not set. The harness names
+/// the test in every message; `_test` stays for the callers' readability.
+pub async fn run<F, Fut>(backend: Backend, _test: &str, body: F)
 where
     F: FnOnce(TestDb) -> Fut,
     Fut: Future<Output = ()>,
 {
     let place = match backend {
         Backend::Sqlite => Place::sqlite(),
-        Backend::Postgres => match std::env::var(POSTGRES_ENV) {
-            Ok(server) if !server.is_empty() => Place::postgres(server).await,
-            _ => {
-                eprintln!(
-                    "skipping PostgreSQL ledger test {test}: {POSTGRES_ENV} is not set \
-                     (.ci/run starts a PostgreSQL and sets it)"
-                );
-                return;
-            }
+        Backend::Postgres => match postgres_server() {
+            Some(server) => Place::postgres(server).await,
+            None => return,
         },
     };
     let outcome = AssertUnwindSafe(body(place.db.clone()))
@@ -54,6 +50,21 @@ where
     place.remove().await;
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
+    }
+}
+
+/// The PostgreSQL server the tests may use, or `None` with the calling
+/// test's skip recorded.
+pub fn postgres_server() -> Option<String> {
+    match std::env::var(POSTGRES_ENV) {
+        Ok(server) if !server.is_empty() => Some(server),
+        _ => {
+            test_skip::skip!(
+                test_skip::Service::Postgres,
+                "{POSTGRES_ENV} is not set; .ci/run starts a PostgreSQL and sets it"
+            );
+            None
+        }
     }
 }
 
