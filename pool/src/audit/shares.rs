@@ -5,10 +5,10 @@ use super::difference::{sats, Check, Difference};
 use super::subsidy::HeightBounds;
 use super::{AuditReport, AuditSettings};
 use crate::config::PayoutMode;
-use crate::ledger::audit_reads::{AuditShare, LedgerSnapshot};
+use crate::ledger::audit_reads::{LedgerSnapshot, ShareGroup, TimeSpan};
 use crate::ledger::LedgerError;
 use payout::Fee;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The share credits the journal must account for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,17 +37,50 @@ pub(super) enum Verdict {
     },
 }
 
-/// Judges `share`'s credit under `mode` and `fee`, with `subsidies` the
-/// block subsidies it may have been paid on, likeliest first.
-pub(super) fn judge(mode: PayoutMode, fee: Fee, share: &AuditShare, subsidies: &[u64]) -> Verdict {
+/// PPS credits already computed, for one fee: vardiff hands out few
+/// distinct difficulties, so most shares repeat a (subsidy, difficulty,
+/// network difficulty) already priced. `None` where the arithmetic refuses.
+#[derive(Debug, Default)]
+pub(super) struct PpsRates {
+    known: HashMap<(u64, u64, u64), Option<u64>>,
+}
+
+impl PpsRates {
+    /// Entries kept before starting over (a few MB at most).
+    const MOST: usize = 65_536;
+
+    fn credit(&mut self, subsidy: u64, share: &ShareGroup, fee: Fee) -> Option<u64> {
+        let key = (
+            subsidy,
+            share.difficulty.to_bits(),
+            share.network_difficulty.to_bits(),
+        );
+        if let Some(&known) = self.known.get(&key) {
+            return known;
+        }
+        if self.known.len() >= Self::MOST {
+            self.known.clear();
+        }
+        let credit =
+            payout::pps_credit(subsidy, share.difficulty, share.network_difficulty, fee).ok();
+        self.known.insert(key, credit);
+        credit
+    }
+}
+
+/// Judges the credit of each share of `share` under `mode` and `fee`, with
+/// `subsidies` the block subsidies they may have been paid on, likeliest
+/// first.
+pub(super) fn judge(
+    mode: PayoutMode,
+    fee: Fee,
+    share: &ShareGroup,
+    subsidies: &[u64],
+    rates: &mut PpsRates,
+) -> Verdict {
     let recorded = i128::from(share.credit_sat);
     // The pool credits 0 where the arithmetic refuses (see CreditSettings).
-    let pps = |subsidy: u64| {
-        i128::from(
-            payout::pps_credit(subsidy, share.difficulty, share.network_difficulty, fee)
-                .unwrap_or(0),
-        )
-    };
+    let mut pps = |subsidy: u64| rates.credit(subsidy, share, fee);
     let rate = || {
         format!(
             "difficulty {} at network difficulty {}, {fee} fee",
@@ -56,7 +89,10 @@ pub(super) fn judge(mode: PayoutMode, fee: Fee, share: &AuditShare, subsidies: &
     };
     match mode {
         PayoutMode::Pps => {
-            if subsidies.iter().any(|&subsidy| pps(subsidy) == recorded) {
+            if subsidies
+                .iter()
+                .any(|&subsidy| i128::from(pps(subsidy).unwrap_or(0)) == recorded)
+            {
                 return Verdict::Agrees;
             }
             let subsidy = subsidies
@@ -64,7 +100,7 @@ pub(super) fn judge(mode: PayoutMode, fee: Fee, share: &AuditShare, subsidies: &
                 .copied()
                 .unwrap_or(payout::INITIAL_SUBSIDY);
             Verdict::Off {
-                expected: pps(subsidy),
+                expected: i128::from(pps(subsidy).unwrap_or(0)),
                 how: format!("PPS on a {} sat subsidy, {}", sats(subsidy.into()), rate()),
             }
         }
@@ -73,14 +109,15 @@ pub(super) fn judge(mode: PayoutMode, fee: Fee, share: &AuditShare, subsidies: &
             // subsidy alone, the smallest it may have been) is certain.
             let subsidy = subsidies.iter().copied().min().unwrap_or(0);
             let floor = pps(subsidy);
-            let refused =
-                payout::pps_credit(subsidy, share.difficulty, share.network_difficulty, fee)
-                    .is_err();
-            if (refused && recorded == 0) || (!refused && recorded >= floor) {
+            let agrees = match floor {
+                Some(floor) => recorded >= i128::from(floor),
+                None => recorded == 0,
+            };
+            if agrees {
                 return Verdict::Agrees;
             }
             Verdict::Off {
-                expected: floor,
+                expected: i128::from(floor.unwrap_or(0)),
                 how: format!(
                     "below FPPS's floor, PPS on a {} sat subsidy alone, {}",
                     sats(subsidy.into()),
@@ -103,8 +140,10 @@ pub(super) fn judge(mode: PayoutMode, fee: Fee, share: &AuditShare, subsidies: &
     }
 }
 
-/// Reads every share (in PPLNS and SOLO only those carrying a credit) a
-/// page at a time; returns the settled credits by address.
+/// Reads every share (in PPLNS and SOLO only those carrying a credit),
+/// grouped by what decides its credit within each span of time between
+/// the pool's blocks, a page of groups at a time; returns the settled
+/// credits by address.
 pub(super) async fn check_share_credits(
     snapshot: &mut LedgerSnapshot,
     settings: &AuditSettings,
@@ -114,44 +153,51 @@ pub(super) async fn check_share_credits(
     let credited_only = !matches!(settings.mode, PayoutMode::Pps | PayoutMode::Fpps);
     let mut settled = SettledCredits::default();
     let mut off: BTreeMap<String, OffRate> = BTreeMap::new();
-    let mut after = i64::MIN;
-    loop {
-        let page = snapshot
-            .shares_page(after, settings.page_rows, credited_only)
-            .await?;
-        for share in &page {
-            after = share.id;
-            report.counts.share_credits += 1;
-            let credit = i128::from(share.credit_sat);
-            // What settle.rs moves: positive credits, once marked settled.
-            if credit > 0 && share.settled {
-                *settled.by_address.entry(share.address.clone()).or_default() += credit;
-            } else if credit > 0 {
-                report.counts.unsettled_sat += credit;
-            }
-            let subsidies = match settings.mode {
-                PayoutMode::Pps | PayoutMode::Fpps => bounds.subsidies(share.time_ms),
-                PayoutMode::Pplns | PayoutMode::Solo => Vec::new(),
-            };
-            if let Verdict::Off { expected, how } =
-                judge(settings.mode, settings.fee, share, &subsidies)
-            {
-                let entry = off.entry(share.address.clone()).or_default();
-                if entry.shares == 0 {
-                    entry.first = format!(
-                        "share {} ({how}) should earn {} sat, recorded {} sat",
-                        share.id,
-                        sats(expected),
-                        sats(credit)
-                    );
+    let mut rates = PpsRates::default();
+    // Only PPS and FPPS credits depend on the time (through the subsidy).
+    let spans = match settings.mode {
+        PayoutMode::Pps | PayoutMode::Fpps => bounds.spans(),
+        PayoutMode::Pplns | PayoutMode::Solo => vec![(TimeSpan::All, Vec::new())],
+    };
+    for (span, subsidies) in spans {
+        let mut after: Option<ShareGroup> = None;
+        loop {
+            let page = snapshot
+                .share_groups_page(span, after.as_ref(), settings.page_rows, credited_only)
+                .await?;
+            for group in &page {
+                let shares = u64::try_from(group.shares).unwrap_or(0);
+                let count = i128::from(group.shares);
+                report.counts.share_credits += shares;
+                let credit = i128::from(group.credit_sat);
+                // What settle.rs moves: positive credits, once marked settled.
+                if credit > 0 && group.settled {
+                    *settled.by_address.entry(group.address.clone()).or_default() += credit * count;
+                } else if credit > 0 {
+                    report.counts.unsettled_sat += credit * count;
                 }
-                entry.shares += 1;
-                entry.expected += expected;
-                entry.recorded += credit;
+                if let Verdict::Off { expected, how } =
+                    judge(settings.mode, settings.fee, group, &subsidies, &mut rates)
+                {
+                    let entry = off.entry(group.address.clone()).or_default();
+                    if entry.shares == 0 {
+                        entry.first = format!(
+                            "share {} ({how}) should earn {} sat, recorded {} sat",
+                            group.first_id,
+                            sats(expected),
+                            sats(credit)
+                        );
+                    }
+                    entry.shares += shares;
+                    entry.expected += expected * count;
+                    entry.recorded += credit * count;
+                }
             }
-        }
-        if page.len() < settings.page_rows as usize {
-            break;
+            let full = page.len() == settings.page_rows as usize;
+            after = page.last().cloned();
+            if !full {
+                break;
+            }
         }
     }
     for (address, off) in off {
@@ -231,16 +277,15 @@ pub(super) fn display_hash(internal: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    fn share(difficulty: f64, network_difficulty: f64, credit_sat: i64) -> AuditShare {
-        AuditShare {
-            id: 7,
+    fn share(difficulty: f64, network_difficulty: f64, credit_sat: i64) -> ShareGroup {
+        ShareGroup {
             address: "miner".to_string(),
             difficulty,
             network_difficulty,
-            time_ms: 0,
             credit_sat,
             settled: false,
-            hash: vec![0; 32],
+            shares: 1,
+            first_id: 7,
         }
     }
 
@@ -253,13 +298,37 @@ mod tests {
         // 312,500,000 × 1000 / 1,000,000 × 0.99 = 309,375.
         let subsidies = [625_000_000, 312_500_000];
         let agrees = share(1_000.0, 1e6, 309_375);
+        // Priced once, then from the cache: the same verdict.
+        let mut rates = PpsRates::default();
+        for _ in 0..2 {
+            let verdict = judge(
+                PayoutMode::Pps,
+                one_percent(),
+                &agrees,
+                &subsidies,
+                &mut rates,
+            );
+            assert_eq!(verdict, Verdict::Agrees);
+        }
         assert_eq!(
-            judge(PayoutMode::Pps, one_percent(), &agrees, &subsidies),
+            judge(
+                PayoutMode::Pps,
+                one_percent(),
+                &agrees,
+                &subsidies,
+                &mut PpsRates::default()
+            ),
             Verdict::Agrees
         );
         // The likelier subsidy's credit is 618,750: named when none matches.
         let off = share(1_000.0, 1e6, 309_376);
-        match judge(PayoutMode::Pps, one_percent(), &off, &subsidies) {
+        match judge(
+            PayoutMode::Pps,
+            one_percent(),
+            &off,
+            &subsidies,
+            &mut PpsRates::default(),
+        ) {
             Verdict::Off { expected, how } => {
                 assert_eq!(expected, 618_750);
                 assert!(how.contains("625,000,000 sat subsidy"), "{how}");
@@ -274,12 +343,24 @@ mod tests {
         // Fees on top of the subsidy raise the credit: fine.
         let with_fees = share(1_000.0, 1e6, 400_000);
         assert_eq!(
-            judge(PayoutMode::Fpps, one_percent(), &with_fees, &subsidies),
+            judge(
+                PayoutMode::Fpps,
+                one_percent(),
+                &with_fees,
+                &subsidies,
+                &mut PpsRates::default()
+            ),
             Verdict::Agrees
         );
         let below = share(1_000.0, 1e6, 309_374);
         assert_eq!(
-            judge(PayoutMode::Fpps, one_percent(), &below, &subsidies),
+            judge(
+                PayoutMode::Fpps,
+                one_percent(),
+                &below,
+                &subsidies,
+                &mut PpsRates::default()
+            ),
             Verdict::Off {
                 expected: 309_375,
                 how: "below FPPS's floor, PPS on a 312,500,000 sat subsidy alone, difficulty 1000 \
@@ -290,7 +371,13 @@ mod tests {
         // A credit the arithmetic refuses (beyond u64) is credited 0.
         let huge = share(1.0, 1e-10, 0);
         assert_eq!(
-            judge(PayoutMode::Fpps, one_percent(), &huge, &[5_000_000_000]),
+            judge(
+                PayoutMode::Fpps,
+                one_percent(),
+                &huge,
+                &[5_000_000_000],
+                &mut PpsRates::default()
+            ),
             Verdict::Agrees
         );
     }
@@ -298,11 +385,23 @@ mod tests {
     #[test]
     fn block_schemes_pay_no_share() {
         assert_eq!(
-            judge(PayoutMode::Pplns, one_percent(), &share(1.0, 1.0, 0), &[]),
+            judge(
+                PayoutMode::Pplns,
+                one_percent(),
+                &share(1.0, 1.0, 0),
+                &[],
+                &mut PpsRates::default()
+            ),
             Verdict::Agrees
         );
         assert!(matches!(
-            judge(PayoutMode::Solo, one_percent(), &share(1.0, 1.0, 5), &[]),
+            judge(
+                PayoutMode::Solo,
+                one_percent(),
+                &share(1.0, 1.0, 5),
+                &[],
+                &mut PpsRates::default()
+            ),
             Verdict::Off { expected: 0, .. }
         ));
     }

@@ -5,7 +5,7 @@
 //! slack on each side covers nodes' clocks and jobs still in flight, so
 //! only a share right at a halving has two candidates.
 
-use crate::ledger::audit_reads::BlockHeight;
+use crate::ledger::audit_reads::{BlockHeight, TimeSpan};
 
 /// Halvings after which the 50 BTC subsidy is 0 (`50e8 >> 33 == 0`).
 const LAST_EPOCH: u32 = 33;
@@ -68,6 +68,42 @@ impl HeightBounds {
             .collect()
     }
 
+    /// The spans of time the blocks cut, each with the subsidies a share
+    /// in it may have been paid on: within a span they are the same for
+    /// every share, so shares are checked a span at a time.
+    pub(super) fn spans(&self) -> Vec<(TimeSpan, Vec<u64>)> {
+        let mut times = self.times.clone();
+        times.dedup();
+        let mut spans = Vec::with_capacity(2 * times.len() + 1);
+        match times.first() {
+            None => spans.push(TimeSpan::All),
+            Some(&first) => spans.push(TimeSpan::Before(first)),
+        }
+        for (index, &time) in times.iter().enumerate() {
+            spans.push(TimeSpan::At(time));
+            match times.get(index + 1) {
+                Some(&next) if next > time.saturating_add(1) => {
+                    spans.push(TimeSpan::Between(time, next))
+                }
+                Some(_) => {}
+                None => spans.push(TimeSpan::After(time)),
+            }
+        }
+        spans
+            .into_iter()
+            .map(|span| {
+                // Any time inside the span: the bounds do not change there.
+                let inside = match span {
+                    TimeSpan::All => 0,
+                    TimeSpan::Before(time) => time.saturating_sub(1),
+                    TimeSpan::At(time) => time,
+                    TimeSpan::Between(low, _) | TimeSpan::After(low) => low.saturating_add(1),
+                };
+                (span, self.subsidies(inside))
+            })
+            .collect()
+    }
+
     fn epoch(&self, height: i64) -> u32 {
         let height = u32::try_from(height.max(0)).unwrap_or(u32::MAX);
         (height / self.halving_interval).min(LAST_EPOCH)
@@ -104,6 +140,37 @@ mod tests {
         let after = bounds.subsidies(3_000);
         assert_eq!(after[0], 2_500_000_000);
         assert_eq!(after.last(), Some(&0));
+    }
+
+    #[test]
+    fn blocks_cut_time_into_spans_of_equal_bounds() {
+        let bounds = bounds(&[(1_000, 149), (1_000, 150), (2_000, 160), (2_001, 161)]);
+        let spans: Vec<TimeSpan> = bounds.spans().into_iter().map(|(span, _)| span).collect();
+        assert_eq!(
+            spans,
+            vec![
+                TimeSpan::Before(1_000),
+                TimeSpan::At(1_000),
+                TimeSpan::Between(1_000, 2_000),
+                TimeSpan::At(2_000),
+                TimeSpan::At(2_001),
+                TimeSpan::After(2_001),
+            ]
+        );
+        for (span, subsidies) in bounds.spans() {
+            let inside = match span {
+                TimeSpan::Before(time) => time - 500,
+                TimeSpan::At(time) => time,
+                TimeSpan::Between(low, high) => (low + high) / 2,
+                TimeSpan::After(time) => time + 500,
+                TimeSpan::All => unreachable!("there are blocks"),
+            };
+            assert_eq!(subsidies, bounds.subsidies(inside), "{span:?}");
+        }
+        assert_eq!(bounds.spans()[0].1, vec![5_000_000_000, 2_500_000_000]);
+        let none = HeightBounds::new(&[], 150).spans();
+        assert_eq!(none.len(), 1);
+        assert_eq!(none[0].0, TimeSpan::All);
     }
 
     #[test]

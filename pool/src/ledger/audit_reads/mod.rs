@@ -21,7 +21,7 @@ mod shares;
 pub use batches::AuditBatch;
 pub use blocks::{AuditBlock, AuditCredit, BlockHeight, WindowShareRow};
 pub use moves::{AuditMove, MoveFilter, MoveSum, KNOWN_KINDS, PAYOUT_KINDS};
-pub use shares::{AuditShare, RemovedShare};
+pub use shares::{AuditShare, RemovedShare, ShareGroup, TimeSpan};
 
 use super::db::Backend;
 use super::error::redact_url;
@@ -110,6 +110,8 @@ impl LedgerSnapshot {
                     .map_err(bad_url)?
                     .read_only(true)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    // Whole-table reads are slow by nature here: no warnings.
+                    .disable_statement_logging()
                     .connect()
                     .await
                     .map_err(connect)?;
@@ -121,7 +123,9 @@ impl LedgerSnapshot {
                 Conn::Sqlite(conn)
             }
             Some(Backend::Postgres) => {
-                let options = PgConnectOptions::from_str(url).map_err(bad_url)?;
+                let options = PgConnectOptions::from_str(url)
+                    .map_err(bad_url)?
+                    .disable_statement_logging();
                 let mut conn = PgConnection::connect_with(&options)
                     .await
                     .map_err(connect)?;
