@@ -366,6 +366,43 @@ async fn a_real_pps_run_balances_and_a_duplicated_pps_move_is_found(db: TestDb) 
         found.cause.contains(&format!("pps/{reference}-again")),
         "the duplicate is named: {found}"
     );
+    execute(
+        &db,
+        &format!("DELETE FROM balance_moves WHERE reference = '{reference}-again'"),
+    )
+    .await;
+
+    // A share credited 3 sat over the PPS rate: the share is off the
+    // scheme, and its settlement moved 3 sat less than the shares now say.
+    let shares: Vec<(i64, String, i64)> = fetch(
+        &db,
+        "SELECT id, address, credit_sat FROM shares WHERE credit_sat > 0 ORDER BY id",
+    )
+    .await;
+    let (id, miner, credit) = shares.last().cloned().expect("a credited share");
+    execute(
+        &db,
+        &format!("UPDATE shares SET credit_sat = credit_sat + 3 WHERE id = {id}"),
+    )
+    .await;
+    let report = audited(&db, &settings).await;
+    assert_eq!(report.differences.len(), 2, "{:#?}", report.differences);
+    let off = &report.differences[0];
+    assert_eq!(off.check, Check::ShareCredit);
+    assert_eq!(off.address.as_deref(), Some(miner.as_str()));
+    assert_eq!(
+        (off.expected_sat, off.recorded_sat),
+        (i128::from(credit), i128::from(credit) + 3)
+    );
+    assert!(
+        off.cause
+            .contains(&format!("share {id} (PPS on a 5,000,000,000 sat subsidy")),
+        "{off}"
+    );
+    let unmoved = &report.differences[1];
+    assert_eq!(unmoved.check, Check::PpsMove);
+    assert_eq!(unmoved.address.as_deref(), Some(miner.as_str()));
+    assert_eq!(unmoved.excess_sat(), -3);
     run.ledger.close().await;
 }
 
