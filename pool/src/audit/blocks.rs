@@ -2,17 +2,19 @@
 //! SOLO coinbase, nothing for PPS and FPPS), its credits' states against
 //! its status, and its `block` balance moves against what matured.
 
+use super::block_records::{compare_credits, compare_moves};
 use super::difference::{sats, Check, Difference};
 use super::pplns::{recompute, Recomputed};
+use super::split::{pplns_expected, Expected};
 use super::{listed, AuditReport, AuditSettings};
 use crate::config::PayoutMode;
 use crate::ledger::audit_reads::{AuditBlock, AuditCredit, LedgerSnapshot, MoveFilter};
 use crate::ledger::LedgerError;
 use payout::{Fee, Score};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Status {
+pub(super) enum Status {
     Submitted,
     Confirmed,
     Orphaned,
@@ -47,14 +49,6 @@ fn credit_state(mode: PayoutMode, status: Status) -> &'static str {
         (_, Status::Confirmed) => "matured",
         (_, Status::Orphaned) => "reversed",
     }
-}
-
-/// What the scheme says a credited block holds.
-struct Expected {
-    amounts: BTreeMap<String, i128>,
-    pool_fee: i128,
-    /// How the amounts were found, followed in causes by "gives N sat".
-    how: String,
 }
 
 /// Blocks that differ from the config without money being wrong: one
@@ -407,252 +401,7 @@ async fn check_uncredited(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn pplns_expected(
-    snapshot: &mut LedgerSnapshot,
-    block: &AuditBlock,
-    coinbase_value: u64,
-    target: Score,
-    fee: Fee,
-    name: &str,
-    credits: &[AuditCredit],
-    removed_table: bool,
-    settings: &AuditSettings,
-    report: &mut AuditReport,
-) -> Result<Option<Expected>, LedgerError> {
-    report.counts.splits_recomputed += 1;
-    let page_rows = settings.page_rows;
-    let honest = match recompute(
-        snapshot,
-        block,
-        coinbase_value,
-        target,
-        fee,
-        false,
-        page_rows,
-    )
-    .await?
-    {
-        Ok(honest) => honest,
-        Err(error) => {
-            report.differences.push(Difference::new(
-                Check::BlockCredit,
-                None,
-                0,
-                0,
-                format!("{name}: its window cannot be recomputed: {error}"),
-            ));
-            return Ok(None);
-        }
-    };
-    let amounts: BTreeMap<String, i128> = honest
-        .split
-        .credits
-        .iter()
-        .map(|credit| (credit.address.clone(), i128::from(credit.amount)))
-        .collect();
-    let recorded: BTreeMap<String, i128> = credits
-        .iter()
-        .map(|credit| (credit.address.clone(), i128::from(credit.amount_sat)))
-        .collect();
-    let same = same_amounts(&amounts, &recorded);
-    let mut how = format!(
-        "its window recomputed over {} shares",
-        honest.split.shares_used
-    );
-    if !same && removed_table {
-        if let Ok(seen) = recompute(
-            snapshot,
-            block,
-            coinbase_value,
-            target,
-            fee,
-            true,
-            page_rows,
-        )
-        .await?
-        {
-            let seen_amounts: BTreeMap<String, i128> = seen
-                .split
-                .credits
-                .iter()
-                .map(|credit| (credit.address.clone(), i128::from(credit.amount)))
-                .collect();
-            if seen.removed_counted > 0 && same_amounts(&seen_amounts, &recorded) {
-                how = format!(
-                    "it was credited with {} duplicate shares in its window, since removed into \
-                     duplicate_shares; the window without them",
-                    seen.removed_counted
-                );
-            } else if seen.removed_counted > 0 {
-                how.push_str(&format!(
-                    " ({} removed duplicate shares fall in its window)",
-                    seen.removed_counted
-                ));
-            }
-        }
-    }
-    let split = &honest.split;
-    report.counts.window_shares += split.shares_used;
-    let stored_score = block.window_score.parse::<u128>().ok();
-    if same
-        && (stored_score != Some(split.window_score.raw())
-            || block.window_shares != i64::try_from(split.shares_used).unwrap_or(i64::MAX)
-            || block.full_window != split.full_window)
-    {
-        report.notes.push(format!(
-            "{name}: credits agree, but its stored window ({} shares, {} blocks, full: {}) is not \
-             the recomputed one ({} shares, {} blocks, full: {})",
-            block.window_shares,
-            stored_score.map_or("unreadable".to_string(), |raw| window_blocks(
-                Score::from_raw(raw)
-            )),
-            block.full_window,
-            split.shares_used,
-            window_blocks(split.window_score),
-            split.full_window
-        ));
-    }
-    Ok(Some(Expected {
-        amounts,
-        pool_fee: i128::from(split.pool_fee),
-        how,
-    }))
-}
-
-/// Equal, counting an absent address as 0 sat.
-fn same_amounts(left: &BTreeMap<String, i128>, right: &BTreeMap<String, i128>) -> bool {
-    let addresses: BTreeSet<&String> = left.keys().chain(right.keys()).collect();
-    addresses
-        .into_iter()
-        .all(|address| left.get(address).unwrap_or(&0) == right.get(address).unwrap_or(&0))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn compare_credits(
-    name: &str,
-    block: &AuditBlock,
-    status: Status,
-    mode: PayoutMode,
-    expected: &Expected,
-    credits: &[AuditCredit],
-    moves: &BTreeMap<String, i64>,
-    report: &mut AuditReport,
-) {
-    let recorded: BTreeMap<&str, i128> = credits
-        .iter()
-        .map(|credit| (credit.address.as_str(), i128::from(credit.amount_sat)))
-        .collect();
-    let addresses: BTreeSet<&str> = expected
-        .amounts
-        .keys()
-        .map(String::as_str)
-        .chain(recorded.keys().copied())
-        .collect();
-    let payable = mode == PayoutMode::Pplns && status == Status::Confirmed;
-    for address in addresses {
-        let wanted = expected.amounts.get(address).copied().unwrap_or(0);
-        let held = recorded.get(address).copied().unwrap_or(0);
-        if wanted == held {
-            continue;
-        }
-        let moved = moves.get(address).map_or(0, |&amount| i128::from(amount));
-        let reached = if payable && held > 0 && moved == held {
-            "; the recorded amount reached the balance"
-        } else {
-            ""
-        };
-        report.differences.push(Difference::new(
-            Check::BlockCredit,
-            Some(address),
-            wanted,
-            held,
-            format!(
-                "{name} credit: {} gives {} sat, recorded {} sat{reached}",
-                expected.how,
-                sats(wanted),
-                sats(held)
-            ),
-        ));
-    }
-    if expected.pool_fee != i128::from(block.pool_fee_sat) {
-        report.differences.push(Difference::new(
-            Check::PoolFee,
-            None,
-            expected.pool_fee,
-            block.pool_fee_sat,
-            format!(
-                "{name} pool fee: {} gives {} sat, recorded {} sat",
-                expected.how,
-                sats(expected.pool_fee),
-                sats(block.pool_fee_sat.into())
-            ),
-        ));
-    }
-}
-
-/// The block's `block` moves against `payable` (what the balances must
-/// have received from it). A move equal to a wrong recorded credit is
-/// already the credit's difference, so it is not reported twice.
-fn compare_moves(
-    name: &str,
-    block_id: i64,
-    payable: &BTreeMap<String, i128>,
-    credits: &[AuditCredit],
-    moves: &BTreeMap<String, i64>,
-    status: Option<Status>,
-    report: &mut AuditReport,
-) {
-    let recorded: BTreeMap<&str, i128> = credits
-        .iter()
-        .map(|credit| (credit.address.as_str(), i128::from(credit.amount_sat)))
-        .collect();
-    let addresses: BTreeSet<&str> = payable
-        .keys()
-        .map(String::as_str)
-        .chain(moves.keys().map(String::as_str))
-        .collect();
-    for address in addresses {
-        let wanted = payable.get(address).copied().unwrap_or(0);
-        let moved = moves.get(address).map_or(0, |&amount| i128::from(amount));
-        let credit = recorded.get(address).copied();
-        if moved == wanted || (moved != 0 && credit == Some(moved) && !payable.is_empty()) {
-            continue;
-        }
-        let cause = if credit.is_none() && moved != 0 {
-            format!("balance move block/{block_id} has no credit of {name} behind it")
-        } else if moved == 0 {
-            format!(
-                "{name} is confirmed, but its credit of {} sat never reached the balance",
-                sats(wanted)
-            )
-        } else if status != Some(Status::Confirmed) {
-            format!(
-                "balance move block/{block_id}: {name} is {}, so its credits are not payable",
-                status.map_or("of unknown status", |status| match status {
-                    Status::Submitted => "not mature yet",
-                    Status::Orphaned => "orphaned",
-                    Status::Confirmed => "confirmed",
-                })
-            )
-        } else {
-            format!(
-                "balance move block/{block_id} moved {} sat for a credit of {} sat",
-                sats(moved),
-                sats(wanted)
-            )
-        };
-        report.differences.push(Difference::new(
-            Check::BlockMove,
-            Some(address),
-            wanted,
-            moved,
-            cause,
-        ));
-    }
-}
-
 /// `2.00 blocks`.
-fn window_blocks(score: Score) -> String {
+pub(super) fn window_blocks(score: Score) -> String {
     format!("{:.2} blocks", score.as_f64())
 }

@@ -4,12 +4,13 @@
 //! have been credited under the configured scheme, then follows the money
 //! into the balance journal:
 //!
-//! - blocks (`blocks.rs`, `pplns.rs`): each credited PPLNS block's split
-//!   over the shares its window covers, with the payout crate's own
-//!   window and split and the fee and window stored with the block (a
-//!   note says where those differ from the config); SOLO records; PPS and
-//!   FPPS blocks credit nobody. Credits' states against their block's
-//!   status, and `block` moves against what matured.
+//! - blocks (`blocks.rs`, `split.rs`, `pplns.rs`, `block_records.rs`):
+//!   each credited PPLNS block's split over the shares its window covers,
+//!   with the payout crate's own window and split and the fee and window
+//!   stored with the block (a note says where those differ from the
+//!   config); SOLO records; PPS and FPPS blocks credit nobody. Credits'
+//!   states against their block's status, and `block` moves against what
+//!   matured.
 //! - shares (`shares.rs`, `subsidy.rs`): each PPS credit against PPS on
 //!   the subsidies its time allows, each FPPS credit against its floor
 //!   (the fee average is not in the ledger), no credit under PPLNS or
@@ -27,6 +28,7 @@
 //! number of addresses (and of differences), never with the shares.
 
 mod batches;
+mod block_records;
 mod blocks;
 mod difference;
 mod journal;
@@ -34,6 +36,7 @@ mod pplns;
 mod removed;
 mod report;
 mod shares;
+mod split;
 mod subsidy;
 
 pub use difference::{sats, Check, Difference};
