@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod app;
+pub mod audit;
 pub mod block;
 pub mod check;
 pub mod clock;

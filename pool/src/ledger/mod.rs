@@ -33,6 +33,7 @@
 pub mod accounts;
 mod activity;
 mod alerts;
+pub mod audit_reads;
 mod block_counts;
 mod db;
 mod duplicates;
