@@ -10,6 +10,9 @@ pub mod coinbase;
 pub mod config;
 pub mod demo;
 pub mod extranonce;
+/// Fuzz target bodies (see `fuzz/README.md`); not part of the API.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod jobs;
 pub mod latency;
 pub mod ledger;

@@ -13,7 +13,7 @@ use thiserror::Error;
 pub const DEFAULT_MAX_LINE_LEN: usize = 16 * 1024;
 
 /// How many bytes of an over-long line its error repeats.
-const ECHO_BYTES: usize = 32;
+pub(crate) const ECHO_BYTES: usize = 32;
 
 /// A line longer than the framer's maximum was skipped.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -114,7 +114,7 @@ impl LineFramer {
                 if self.buffer.len() - self.line_start <= self.max_line_len {
                     return None;
                 }
-                let error = self.too_long(self.line_start);
+                let error = self.too_long(self.line_start, self.buffer.len());
                 self.buffer.clear();
                 self.line_start = 0;
                 self.scan_from = 0;
@@ -126,7 +126,7 @@ impl LineFramer {
             self.line_start = newline + 1;
             self.scan_from = newline + 1;
             if newline - start > self.max_line_len {
-                return Some(Err(self.too_long(start)));
+                return Some(Err(self.too_long(start, newline)));
             }
             let line = &self.buffer[start..newline];
             let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -138,8 +138,10 @@ impl LineFramer {
         }
     }
 
-    fn too_long(&self, start: usize) -> LineTooLong {
-        let end = (start + ECHO_BYTES).min(self.buffer.len());
+    /// The error for the line at `start`, echoing none of the bytes past
+    /// its `end` (the lines after it are not its bytes).
+    fn too_long(&self, start: usize, end: usize) -> LineTooLong {
+        let end = (start + ECHO_BYTES).min(end);
         LineTooLong {
             max: self.max_line_len,
             start: String::from_utf8_lossy(&self.buffer[start..end]).into_owned(),
@@ -193,6 +195,9 @@ mod tests {
         assert!(items[1].is_err());
         // The limit counts the `\r`, whichever way the chunks fall.
         assert!(items[2].is_err());
+        // Each error echoes its own line, not the lines after it.
+        assert_eq!(items[1].as_ref().unwrap_err().start, "12345");
+        assert_eq!(items[2].as_ref().unwrap_err().start, "abcd\r");
     }
 
     #[test]

@@ -8,6 +8,9 @@
 pub mod difficulty;
 pub mod extranonce;
 pub mod framer;
+/// Fuzz target bodies (see `fuzz/README.md`); not part of the API.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod header;
 pub mod hex;
 pub mod job;
