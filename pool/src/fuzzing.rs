@@ -9,6 +9,7 @@
 
 use crate::config::{Config, PayoutMode};
 use crate::jobs::{JobManager, JobSettings};
+use crate::template::check::{check, ChainRules};
 use crate::template::Template;
 use bitcoin::consensus::deserialize;
 use bitcoin::hashes::Hash as _;
@@ -94,6 +95,28 @@ pub fn template(data: &[u8]) {
     if let Some(json) = &json {
         check_template_fields(&template, json);
     }
+    // The pool's door: a template no chain's rules take is refused with its
+    // reason (and never reaches the job manager); one that passes must
+    // build jobs in every mode without an error.
+    let passes = [
+        crate::config::Network::Mainnet,
+        crate::config::Network::Signet,
+        crate::config::Network::Regtest,
+    ]
+    .into_iter()
+    .any(|network| {
+        let rules = ChainRules::for_network(network);
+        match check(&template, &rules, template.curtime) {
+            Ok(()) => true,
+            Err(refusal) => {
+                let _ = refusal.to_string();
+                false
+            }
+        }
+    });
+    if !passes {
+        return;
+    }
     for mode in [
         PayoutMode::Pplns,
         PayoutMode::Pps,
@@ -135,7 +158,8 @@ fn check_jobs(template: &Arc<Template>, mode: PayoutMode) {
         stale_window: Duration::from_secs(120),
         fpps_fee_window: 10,
     });
-    jobs.on_template(Arc::clone(template), Instant::now());
+    jobs.on_template(Arc::clone(template), Instant::now())
+        .expect("a template that passed the checks makes jobs");
     let miner = script(2);
     let job = match jobs.current_job(Some(&miner)) {
         Ok(job) => job,

@@ -68,16 +68,24 @@ fn template_with_invalid_utf8_in_an_unknown_field_decodes() {
 }
 
 /// Transaction fees above `coinbasevalue` (bitcoind's 6-segwit template
-/// with coinbasevalue 4000 sat, fees 4696): `Template::from_gbt` accepts it
-/// and `JobManager::on_template` panics computing `coinbase_value - fees`
-/// ("Amount subtraction error"). The template checks and the job manager
-/// are being hardened on the `robust` branch (issue 10); un-ignore this
-/// once that lands: the template must then be refused with an error.
+/// with coinbasevalue 4000 sat, fees 4696): once made `JobManager::on_template`
+/// panic computing `coinbase_value - fees`; now the template checks refuse
+/// it before the job manager sees it.
 #[test]
-#[ignore = "fix belongs to the template checks (robust branch): fees > coinbasevalue panics on_template"]
 fn template_whose_fees_exceed_the_coinbase_value_is_refused() {
-    replay_one(
-        "regressions/template/fees-exceed-coinbase-value.json",
-        fuzzing::template,
+    let path = "regressions/template/fees-exceed-coinbase-value.json";
+    replay_one(path, fuzzing::template);
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz")
+        .join(path);
+    let json = serde_json::from_slice(&std::fs::read(file).expect("the input")).expect("JSON");
+    let template = pool::template::Template::from_gbt_json(json).expect("it decodes");
+    let rules = pool::template::check::ChainRules::regtest();
+    let refusal = pool::template::check::check(&template, &rules, template.curtime)
+        .expect_err("refused at the door");
+    assert_eq!(
+        refusal.reason(),
+        pool::template::RefusalReason::FeesExceedValue,
+        "{refusal}"
     );
 }
