@@ -567,15 +567,15 @@ async fn a_pplns_block_credited_over_a_removed_duplicate_is_named(db: TestDb) {
 
 async fn a_header_hash_recorded_twice_is_found(db: TestDb) {
     let ledger = Ledger::open(&db.url).await.unwrap();
-    // A ledger from before migration 5 made the hash unique (which the
-    // audit tells by the index).
-    execute(&db, "DROP INDEX IF EXISTS shares_hash").await;
     let a = address(1);
     let credit = pps(0.001, 0.002);
     ledger
         .record_share(share(1, &a, 0.001, 0.002, credit))
         .await
         .unwrap();
+    // A ledger from before migration 5 made the hash unique (which the
+    // audit tells by the index).
+    execute(&db, "DROP INDEX IF EXISTS shares_hash").await;
     // Written behind the pool's back: its writer may refuse a repeat.
     execute(
         &db,
