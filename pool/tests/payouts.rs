@@ -159,13 +159,18 @@ async fn open(db: &TestDb) -> Ledger {
     Ledger::open(&db.url).await.expect("open the ledger")
 }
 
-/// PPS shares worth `amounts` to each address (one share each).
+/// PPS shares worth `amounts` to each address (one share each, each its
+/// own work: the ledger refuses a header hash twice).
 async fn give_pps_credits(ledger: &Ledger, amounts: &[(String, u64)]) {
+    static GIVEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     for (n, (address, amount)) in amounts.iter().enumerate() {
+        let mut share = share(1, 10_000 + n as u64, address, 1.0, 1.0);
+        let unique = GIVEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        share.hash[8..16].copy_from_slice(&unique.to_le_bytes());
         ledger
             .record_share(NewShare {
                 credit_sat: *amount,
-                ..share(1, 10_000 + n as u64, address, 1.0, 1.0)
+                ..share
             })
             .await
             .unwrap();
