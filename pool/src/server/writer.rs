@@ -9,8 +9,11 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 
-/// Lines a miner may have waiting before it counts as not keeping up.
-pub(super) const QUEUE: usize = 256;
+/// Lines a miner may have waiting before it counts as not keeping up:
+/// twenty new blocks' work, or a few dozen answers (a session stops
+/// reading a miner whose answers back up, so only work the pool sends on
+/// its own can fill it).
+pub(super) const QUEUE: usize = 64;
 
 /// A write that takes longer than this means the miner stopped reading.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);

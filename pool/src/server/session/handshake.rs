@@ -74,16 +74,6 @@ impl<S: TemplateSource> Session<S> {
             .workers
             .iter()
             .any(|worker| worker.username == username);
-        if !known && worker_name.len() > super::MAX_WORKER_NAME {
-            return vec![Response::error(
-                id,
-                ErrorReply::new(
-                    ErrorCode::UnauthorizedWorker,
-                    format!("worker name longer than {} bytes", super::MAX_WORKER_NAME),
-                ),
-            )
-            .to_line()];
-        }
         let limit = self.shared.settings.max_workers_per_connection;
         if !known && self.workers.len() >= limit {
             tracing::debug!(session = self.id, %username, limit, "refused: too many workers");

@@ -56,8 +56,13 @@ pub(super) const MAX_PENDING_ANSWERS: usize = 64;
 /// Merkle roots the validator caches: a miner answers a few jobs with a
 /// few extranonce2 values each; more is a miner making the pool work.
 const CACHED_ROOTS: usize = 32;
-/// Longest worker name (the part after the address) a miner may use.
-pub(super) const MAX_WORKER_NAME: usize = 128;
+/// Free places the outgoing queue keeps for what one line can cause (an
+/// answer, a difficulty, a job, a mask): below it the session reads no
+/// more lines until the miner has read some of its answers, so a miner
+/// that pipelines many requests is slowed down, not dropped. Only work the
+/// pool sends on its own (a new block) can find the queue full, and then
+/// the miner is not reading: it is dropped.
+const OUT_RESERVE: usize = 8;
 
 /// Why a session ends.
 #[derive(Debug)]
@@ -211,14 +216,22 @@ impl<S: TemplateSource> Session<S> {
         generation.mark_unchanged();
         let mut shutdown = self.shared.shutdown.clone();
         let mut tick = tokio::time::interval(TICK);
+        let out = self.out.clone();
         loop {
-            // Lines already framed go first, as far as the pending bound lets.
+            // Lines already framed go first, as far as the bounds let.
             self.now = Instant::now();
             if let Err(close) = self.on_framed_lines(&mut framer, &mut pending) {
                 return close;
             }
-            let reading = pending.len() < MAX_PENDING_ANSWERS;
+            let backed_up = self.out.capacity() < OUT_RESERVE;
+            let reading = pending.len() < MAX_PENDING_ANSWERS && !backed_up;
             tokio::select! {
+                room = out.reserve(), if backed_up => {
+                    // The miner read some answers: back to its lines.
+                    if room.is_err() {
+                        return Close::WriterGone;
+                    }
+                }
                 read = reader.read_buf(&mut chunk), if reading => {
                     match read {
                         Ok(0) => return Close::Eof,
@@ -260,13 +273,14 @@ impl<S: TemplateSource> Session<S> {
     }
 
     /// Handles the complete lines `framer` holds while fewer than
-    /// [`MAX_PENDING_ANSWERS`] answers wait for the ledger.
+    /// [`MAX_PENDING_ANSWERS`] answers wait for the ledger and the outgoing
+    /// queue has [`OUT_RESERVE`] free places.
     pub(crate) fn on_framed_lines(
         &mut self,
         framer: &mut LineFramer,
         pending: &mut Pending,
     ) -> Result<(), Close> {
-        while pending.len() < MAX_PENDING_ANSWERS {
+        while pending.len() < MAX_PENDING_ANSWERS && self.out.capacity() >= OUT_RESERVE {
             match framer.next_line() {
                 None => return Ok(()),
                 Some(Err(_)) => return Err(Close::LineTooLong),
