@@ -25,28 +25,7 @@ use pool::ledger::{BlockStatus, Ledger, NewBlock, NewShare};
 use pool::payouts::{credit_block, CreditSettings};
 use std::time::Duration;
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::ledger_backend::run(super::Backend::Sqlite, stringify!($name), super::$name).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::ledger_backend::run(super::Backend::Postgres, stringify!($name), super::$name).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+ledger_backend::on_both_backends!(
     a_real_pplns_run_balances_and_planted_errors_are_found_exactly,
     a_real_pps_run_balances_and_a_duplicated_pps_move_is_found,
     removed_duplicates_balance_against_their_duplicate_share_moves,

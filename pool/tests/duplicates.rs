@@ -2,8 +2,8 @@
 //! to, not the job id it names: the same extranonce2, ntime, nonce and
 //! version sent again under any job that carries the same work (a reissue
 //! after a suggestion or a vardiff retarget, a second `mining.submit`
-//! racing the first, a resumed connection, another pool node that was
-//! given the same extranonce prefix) is answered 22 and the ledger holds
+//! racing the first, a clean reissue to a resumed connection, another pool
+//! node that was given the same extranonce prefix) is answered 22 and the ledger holds
 //! one row. A repeated block solution is submitted, recorded and alerted
 //! once. Real TCP from a raw client that grinds its own shares, on the
 //! simnet; the two-node case on SQLite and on PostgreSQL.
@@ -235,6 +235,8 @@ async fn a_resumed_connection_cannot_credit_the_same_work_again() {
     second.authorize(&user).await;
     second.wait_for_jobs(1).await;
     let resumed_job = second.latest_job();
+    // A clean reissue: the same work under a new id with clean_jobs set.
+    assert!(resumed_job.job.notify().clean_jobs);
     assert_eq!(work(&resumed_job.job), work(&job.job), "the same work");
 
     // This connection never saw these shares: the ledger refuses them.

@@ -141,7 +141,7 @@ async fn handshake_blind(stream: &mut TcpStream, tag: usize) {
 
 /// From an authorized worker: an unknown job, then a bad hex nonce.
 fn junk_submit(user: &str, id: usize) -> String {
-    if id % 2 == 0 {
+    if id.is_multiple_of(2) {
         format!(
             "{{\"id\":{id},\"method\":\"mining.submit\",\"params\":[\"{user}\",\"{:x}\",\
              \"0000000000000000\",\"6553f100\",\"00000000\"]}}\n",

@@ -26,28 +26,9 @@ const MINERS: u8 = 5;
 /// waits, short enough for a test.
 const WRITE_TIMEOUT_MS: u64 = 3_000;
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::ledger_backend::run(super::Backend::Sqlite, stringify!($name), super::$name).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::ledger_backend::run(super::Backend::Postgres, stringify!($name), super::$name).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(a_locked_ledger_delays_no_new_block_and_loses_no_acknowledged_share);
+ledger_backend::on_both_backends!(
+    a_locked_ledger_delays_no_new_block_and_loses_no_acknowledged_share
+);
 
 /// Somebody else holding the ledger's write lock.
 enum Lock {

@@ -15,39 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-/// Generates, for each test body, `sqlite::<name>` and `postgres::<name>`.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::ledger_backend::run(
-                        super::Backend::Sqlite,
-                        stringify!($name),
-                        super::$name,
-                    )
-                    .await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::ledger_backend::run(
-                        super::Backend::Postgres,
-                        stringify!($name),
-                        super::$name,
-                    )
-                    .await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+ledger_backend::on_both_backends!(
     shares_keep_every_field,
     blocks_keep_every_field_and_take_newer_answers,
     group_commit_batches_concurrent_shares,

@@ -16,28 +16,7 @@ use sqlx::{Connection, PgConnection, Row, SqliteConnection};
 const ALICE: &str = "bcrt1qalice";
 const BOB: &str = "bcrt1qbob";
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::ledger_backend::run(super::Backend::Sqlite, stringify!($name), super::$name).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::ledger_backend::run(super::Backend::Postgres, stringify!($name), super::$name).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+ledger_backend::on_both_backends!(
     the_migration_removes_copies_and_reverses_their_settled_credit,
     a_clean_ledger_migrates_without_a_change,
 );

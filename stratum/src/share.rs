@@ -141,7 +141,7 @@ impl ShareValidator {
             extranonce2: share.extranonce2,
         };
         if self.roots.len() >= self.capacity && !self.roots.contains_key(&key) {
-            self.roots.clear();
+            self.clear();
         }
         let ShareValidator {
             engine,
@@ -182,9 +182,11 @@ impl ShareValidator {
         self.roots.retain(|key, _| key.job != job);
     }
 
-    /// Drops everything (a new block makes every job stale).
+    /// Drops everything (a new block makes every job stale) and gives the
+    /// memory back down to the cache's capacity.
     pub fn clear(&mut self) {
         self.roots.clear();
+        self.roots.shrink_to(self.capacity);
     }
 
     pub fn stats(&self) -> CacheStats {

@@ -89,6 +89,20 @@ const UPSERT_BLOCK: &str = "INSERT INTO blocks \
      ON CONFLICT (hash) DO UPDATE SET answers = excluded.answers, accepted = excluded.accepted";
 
 impl Db {
+    /// Connects to the database `url` names (creating a SQLite file).
+    pub(super) async fn connect(
+        url: &str,
+        options: &super::LedgerOptions,
+    ) -> Result<Db, super::LedgerError> {
+        match Backend::of_url(url) {
+            Some(Backend::Sqlite) => Ok(Db::Sqlite(sqlite::connect(url, options).await?)),
+            Some(Backend::Postgres) => Ok(Db::Postgres(postgres::connect(url, options).await?)),
+            None => Err(super::LedgerError::UnsupportedUrl {
+                url: super::error::redact_url(url),
+            }),
+        }
+    }
+
     pub(super) fn backend(&self) -> Backend {
         match self {
             Db::Sqlite(_) => Backend::Sqlite,

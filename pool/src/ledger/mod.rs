@@ -114,15 +114,7 @@ impl Ledger {
 
     /// [`Ledger::open`] with other batch, queue and timeout settings.
     pub async fn open_with(url: &str, options: LedgerOptions) -> Result<Ledger, LedgerError> {
-        let db = match Backend::of_url(url) {
-            Some(Backend::Sqlite) => Db::Sqlite(sqlite::connect(url, &options).await?),
-            Some(Backend::Postgres) => Db::Postgres(postgres::connect(url, &options).await?),
-            None => {
-                return Err(LedgerError::UnsupportedUrl {
-                    url: redact_url(url),
-                })
-            }
-        };
+        let db = Db::connect(url, &options).await?;
         let schema_version = match migrations::run(&db).await {
             Ok(version) => version,
             Err(error) => {
@@ -158,16 +150,7 @@ impl Ledger {
     /// left it.
     #[doc(hidden)]
     pub async fn create_at_version(url: &str, version: i64) -> Result<(), LedgerError> {
-        let options = LedgerOptions::default();
-        let db = match Backend::of_url(url) {
-            Some(Backend::Sqlite) => Db::Sqlite(sqlite::connect(url, &options).await?),
-            Some(Backend::Postgres) => Db::Postgres(postgres::connect(url, &options).await?),
-            None => {
-                return Err(LedgerError::UnsupportedUrl {
-                    url: redact_url(url),
-                })
-            }
-        };
+        let db = Db::connect(url, &LedgerOptions::default()).await?;
         let result = migrations::run_up_to(&db, version).await;
         db.close().await;
         result.map(|_| ())

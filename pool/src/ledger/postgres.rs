@@ -3,7 +3,7 @@
 
 use super::error::redact_url;
 use super::records::NewShare;
-use super::rollup::{minute_sums, pool_minutes, MinuteSums};
+use super::rollup::{inserted_sums, pool_minutes, MinuteSums};
 use super::{LedgerError, LedgerOptions};
 use rustc_hash::FxHashSet;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -107,16 +107,8 @@ pub(super) async fn insert_shares(
         .await?
         .into_iter()
         .collect();
-    let flags: Vec<bool> = shares
-        .iter()
-        .map(|share| inserted.contains(&share.hash[..]))
-        .collect();
     // Sorted by key: nodes sharing rows lock them in one order.
-    let written = shares
-        .iter()
-        .zip(&flags)
-        .filter_map(|(share, inserted)| inserted.then_some(share));
-    let sums = minute_sums(written);
+    let (flags, sums) = inserted_sums(shares, &inserted);
     let column = |pick: fn(&MinuteSums) -> i64| sums.iter().map(pick).collect::<Vec<i64>>();
     sqlx::query(UPSERT_MINUTES)
         .bind(column(|sum| sum.minute))

@@ -52,6 +52,24 @@ pub(super) fn minute_sums<'a>(shares: impl IntoIterator<Item = &'a NewShare>) ->
     sums.into_values().collect()
 }
 
+/// Which of `shares` the database inserted (their hashes are `inserted`),
+/// and the minute sums of those alone.
+pub(super) fn inserted_sums(
+    shares: &[NewShare],
+    inserted: &rustc_hash::FxHashSet<Vec<u8>>,
+) -> (Vec<bool>, Vec<MinuteSums>) {
+    let flags: Vec<bool> = shares
+        .iter()
+        .map(|share| inserted.contains(&share.hash[..]))
+        .collect();
+    let written = shares
+        .iter()
+        .zip(&flags)
+        .filter_map(|(share, inserted)| inserted.then_some(share));
+    let sums = minute_sums(written);
+    (flags, sums)
+}
+
 /// One minute of the whole pool: the batch's sums over every address.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct PoolMinute {

@@ -3,7 +3,7 @@
 
 use super::error::redact_url;
 use super::records::NewShare;
-use super::rollup::{minute_sums, pool_minutes};
+use super::rollup::{inserted_sums, pool_minutes};
 use super::{LedgerError, LedgerOptions};
 use rustc_hash::FxHashSet;
 use sqlx::sqlite::{
@@ -141,15 +141,7 @@ pub(super) async fn insert_shares(
             inserted.insert(row.try_get::<Vec<u8>, _>(0)?);
         }
     }
-    let flags: Vec<bool> = shares
-        .iter()
-        .map(|share| inserted.contains(&share.hash[..]))
-        .collect();
-    let written = shares
-        .iter()
-        .zip(&flags)
-        .filter_map(|(share, inserted)| inserted.then_some(share));
-    let sums = minute_sums(written);
+    let (flags, sums) = inserted_sums(shares, &inserted);
     for chunk in sums.chunks(MINUTES_PER_STATEMENT) {
         let sql = upsert_minutes_sql(chunk.len());
         let mut query = sqlx::query(&sql).persistent(chunk.len() == MINUTES_PER_STATEMENT);

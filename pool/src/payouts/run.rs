@@ -192,7 +192,19 @@ pub async fn payout_run(
     wallet: &dyn Wallet,
     settings: &RunSettings,
 ) -> Result<RunReport, RunError> {
-    let _lock = ledger.try_payout_lock().await?.ok_or(RunError::Busy)?;
+    let lock = ledger.try_payout_lock().await?.ok_or(RunError::Busy)?;
+    let result = run_locked(ledger, chain, wallet, settings).await;
+    lock.release().await;
+    result
+}
+
+/// The run itself, while this process holds the payout lock.
+async fn run_locked(
+    ledger: &Ledger,
+    chain: &dyn ChainView,
+    wallet: &dyn Wallet,
+    settings: &RunSettings,
+) -> Result<RunReport, RunError> {
     let mut report = RunReport {
         dry_run: settings.dry_run,
         ..RunReport::default()

@@ -195,3 +195,39 @@ impl WriteBlock {
         }
     }
 }
+
+/// Generates, for each test body `async fn name(db: TestDb)` of the test
+/// file, `sqlite::name` and `postgres::name`. The file declares this
+/// module as `mod ledger_backend;`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::ledger_backend::run(
+                        super::ledger_backend::Backend::Sqlite,
+                        stringify!($name),
+                        super::$name,
+                    )
+                    .await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::ledger_backend::run(
+                        super::ledger_backend::Backend::Postgres,
+                        stringify!($name),
+                        super::$name,
+                    )
+                    .await;
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)] // a test file uses it or not
+pub(crate) use on_both_backends;

@@ -85,6 +85,21 @@ impl Ledger {
     }
 }
 
+impl PayoutLock {
+    /// Releases the lock now. Dropping it releases it too, but a dropped
+    /// PostgreSQL connection is closed in the background: a run that
+    /// follows at once could still find the lock held.
+    pub async fn release(self) {
+        if let Held::Postgres(mut connection) = self._held {
+            let _ = sqlx::query("SELECT pg_advisory_unlock($1, hashtext(current_schema()))")
+                .bind(POSTGRES_PAYOUT_LOCK)
+                .execute(&mut connection)
+                .await;
+            let _ = connection.close().await;
+        }
+    }
+}
+
 /// `<database file>.payout-lock`, or `None` for an in-memory database.
 fn lock_file_path(url: &str) -> Option<PathBuf> {
     let rest = url
