@@ -241,7 +241,8 @@ impl<S: TemplateSource> Session<S> {
                     framer.push(&chunk);
                     chunk.clear();
                 }
-                Some(line) = pending.next(), if !pending.is_empty() => {
+                // An answer waits for room rather than drop its miner.
+                Some(line) = pending.next(), if !pending.is_empty() && self.out.capacity() > 0 => {
                     if let Err(close) = self.send(line) {
                         return close;
                     }
