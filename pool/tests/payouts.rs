@@ -10,7 +10,7 @@ mod ledger_backend;
 
 use bitcoin::{Address, Network, ScriptBuf};
 use futures::future::BoxFuture;
-use ledger_backend::{Backend, TestDb};
+use ledger_backend::TestDb;
 use payout::{Fee, Score};
 use pool::config::{PayoutMode, SimnetConfig};
 use pool::ledger::accounts::{BatchState, CreditState, PayoutLine};

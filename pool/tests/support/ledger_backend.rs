@@ -198,7 +198,9 @@ impl WriteBlock {
 
 /// Generates, for each test body `async fn name(db: TestDb)` of the test
 /// file, `sqlite::name` and `postgres::name`. The file declares this
-/// module as `mod ledger_backend;`.
+/// module as `mod ledger_backend;`. Files that only use the helpers above
+/// leave it unused.
+#[allow(unused_macros)]
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
