@@ -42,3 +42,78 @@ for path in sorted(ROOT.glob("vectors/gbt-*.json")):
     gbt = json.loads(path.read_text())
     gbt["transactions"] = gbt["transactions"][:3]
     write("template", path.stem, json.dumps(gbt, separators=(",", ":")).encode())
+
+# session: a miner's lines and the world's events (see pool/src/fuzzing/session.rs):
+# $J/$K are the newest/previous job ids sent, $T the newest ntime, $E the last
+# connection's extranonce1; `!` lines move the clock, the chain, the connection.
+ADDRESS = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
+
+
+def submit(id_, nonce, job="$J", extranonce2="0000000000000001", worker=f"{ADDRESS}.rig", bits=None):
+    params = [worker, job, extranonce2, "$T", nonce] + ([bits] if bits else [])
+    return json.dumps({"id": id_, "method": "mining.submit", "params": params})
+
+
+for path in dialects:
+    lines = []
+    for row in path.read_text().splitlines():
+        if not row.strip():
+            continue
+        row = json.loads(row)
+        if row.get("dir") != "client->pool" or not row["line"]:
+            continue
+        message = json.loads(row["line"]) if row["line"].startswith("{") else None
+        if message and message.get("method") == "mining.authorize":
+            message["params"][0] = ADDRESS + "." + path.stem
+        if message and message.get("method") == "mining.submit":
+            message["params"][0] = ADDRESS + "." + path.stem
+            message["params"][1] = "$J"
+            message["params"][3] = "$T"
+        lines.append(json.dumps(message) if message else row["line"])
+    write("session", f"dialect-{path.stem}", ("\n".join(lines) + "\n!wait\n").encode())
+
+handshake = [
+    json.dumps({"id": 1, "method": "mining.subscribe", "params": ["fuzz/1.0"]}),
+    json.dumps({"id": 2, "method": "mining.authorize", "params": [f"{ADDRESS}.rig", "x"]}),
+]
+shares = [submit(10 + n, f"{n:08x}") for n in range(9)]
+# The replay of issue 10: the same work under the id a suggestion brings.
+write("session", "replay-after-suggestion", "\n".join(
+    handshake + shares + ["!wait", json.dumps({"id": 30, "method": "mining.suggest_difficulty", "params": [1e-13]})]
+    + [submit(40 + n, f"{n:08x}") for n in range(9)] + ["!wait"]).encode() + b"\n")
+# Vardiff raises the difficulty after a burst; the old job's shares again.
+write("session", "replay-after-retarget", "\n".join(
+    handshake + [submit(10 + n, f"{n:08x}") for n in range(40)] + ["!tick 30", "!wait"]
+    + [submit(60 + n, f"{n:08x}", job="$K") for n in range(5)]
+    + [submit(70 + n, f"{n:08x}") for n in range(5)] + ["!wait"]).encode() + b"\n")
+# A racing repeat, a clean reissue, a new block, a stale share.
+write("session", "race-refresh-block", "\n".join(
+    handshake + [submit(10, "00000001"), submit(11, "00000001"), "!refresh", submit(12, "00000001"),
+                 submit(13, "00000002"), "!block", submit(14, "00000003", job="$K"), submit(15, "00000003"),
+                 "!wait"]).encode() + b"\n")
+# A second connection resumes its extranonce1 and repeats its shares.
+write("session", "reconnect-resume", "\n".join(
+    handshake + shares[:3] + ["!wait", "!conn",
+                              json.dumps({"id": 1, "method": "mining.subscribe", "params": ["fuzz/1.0", "$E"]}),
+                              handshake[1]] + shares[:3] + ["!wait"]).encode() + b"\n")
+# Every share a block: the same solution twice, one on a reissued job.
+write("session", "easy-blocks", "\n".join(
+    ["!easy"] + handshake + [submit(10 + n, f"{n:08x}") for n in range(6)]
+    + [submit(20, "00000000"), json.dumps({"id": 21, "method": "mining.suggest_difficulty", "params": [1e-11]}),
+       submit(22, "00000000"), submit(23, "00000001"), "!wait"]).encode() + b"\n")
+write("session", "solo-easy", "\n".join(
+    ["!mode solo", "!easy"] + handshake + [submit(10 + n, f"{n:08x}") for n in range(4)] + ["!wait"]).encode() + b"\n")
+write("session", "pps-version-rolling", "\n".join(
+    ["!mode pps",
+     json.dumps({"id": 0, "method": "mining.configure", "params": [["version-rolling"], {"version-rolling.mask": "ffffffff"}]})]
+    + handshake + [submit(10 + n, f"{n:08x}", bits="00002000") for n in range(4)] + ["!wait"]).encode() + b"\n")
+# A miner that stops reading while submitting: back-pressure, then it reads.
+write("session", "deaf-flood", "\n".join(
+    handshake + ["!deaf"] + [submit(100 + n, f"{n:08x}") for n in range(150)] + ["!deaf", "!wait"]).encode() + b"\n")
+# Junk, unknown jobs, too many workers, silence until the timeouts.
+write("session", "junk-workers-timeouts", "\n".join(
+    handshake + ["{\"id\":", "not json", json.dumps({"id": 3, "method": "mining.nope", "params": []}),
+                 submit(4, "00000001", job="deadbeef"), submit(5, "zz")]
+    + [json.dumps({"id": 50 + n, "method": "mining.authorize", "params": [f"{ADDRESS}.w{n}", "x"]}) for n in range(12)]
+    + [submit(None, "00000009"), "!tick 700", "!tick 600"]).encode() + b"\n")
+write("session", "partial-line", b"\n".join(h.encode() for h in handshake) + b"\n{\"id\":9,\"method\":\"mining.sub")

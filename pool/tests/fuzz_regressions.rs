@@ -89,3 +89,75 @@ fn template_whose_fees_exceed_the_coinbase_value_is_refused() {
         "{refusal}"
     );
 }
+
+#[test]
+fn session_seeds_and_corpus_pass_every_check() {
+    replay(&["seeds/session", "corpus/session"], fuzzing::session, 10);
+}
+
+/// What a seed of the session target made of the pool.
+fn session(seed: &str) -> fuzzing::SessionReport {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/seeds/session")
+        .join(seed);
+    let bytes = std::fs::read(&path).unwrap_or_else(|error| panic!("{seed}: {error}"));
+    fuzzing::session_report(&bytes)
+}
+
+fn refused(report: &fuzzing::SessionReport, code: i64) -> u64 {
+    report.refused.get(&code).copied().unwrap_or(0)
+}
+
+/// Issue 10's replay, through the harness: nine shares, a lower
+/// difficulty suggested, the same nine under the new job id.
+#[test]
+fn session_seed_replay_after_a_suggestion_is_refused() {
+    let report = session("replay-after-suggestion");
+    assert_eq!(report.answered_true, 9, "{report:?}");
+    assert_eq!(refused(&report, 22), 9, "{report:?}");
+    assert_eq!(report.shares_written, 9, "{report:?}");
+}
+
+/// Forty shares at once make vardiff raise the difficulty; ten of them
+/// again, on the old job and the reissued one.
+#[test]
+fn session_seed_replay_after_a_retarget_is_refused() {
+    let report = session("replay-after-retarget");
+    assert_eq!(report.answered_true, 40, "{report:?}");
+    assert_eq!(refused(&report, 22), 10, "{report:?}");
+    assert_eq!(report.shares_written, 40, "{report:?}");
+}
+
+/// The same miner on a second connection (resuming its extranonce1)
+/// repeats three shares: the session cannot know them, the ledger can.
+#[test]
+fn session_seed_repeats_on_a_resumed_connection_stop_at_the_ledger() {
+    let report = session("reconnect-resume");
+    assert_eq!(report.connections, 2, "{report:?}");
+    assert_eq!(report.answered_true, 3, "{report:?}");
+    assert_eq!(report.duplicates_refused, 3, "{report:?}");
+    assert_eq!(refused(&report, 22), 3, "{report:?}");
+    assert_eq!(report.shares_written, 3, "{report:?}");
+}
+
+/// On a chain where half of all shares are blocks: each block is
+/// submitted and recorded once, and its repeat (on a reissued job too)
+/// is answered 22.
+#[test]
+fn session_seed_block_solutions_are_submitted_once() {
+    let report = session("easy-blocks");
+    assert!(report.blocks_submitted >= 1, "{report:?}");
+    assert_eq!(report.blocks_written, report.blocks_submitted, "{report:?}");
+    assert_eq!(refused(&report, 22), 3, "{report:?}");
+    assert_eq!(report.answered_true, 6, "{report:?}");
+}
+
+/// A miner that stops reading while it submits 150 shares: the session
+/// stops reading it at 64 pending answers instead of dropping it, and
+/// every share is answered once it reads again.
+#[test]
+fn session_seed_deaf_flood_is_answered_in_full() {
+    let report = session("deaf-flood");
+    assert_eq!(report.answered_true, 150, "{report:?}");
+    assert_eq!(report.shares_written, 150, "{report:?}");
+}

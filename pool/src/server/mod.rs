@@ -10,7 +10,7 @@
 
 mod fdlimit;
 pub mod guard;
-mod session;
+pub(crate) mod session;
 pub mod solutions;
 pub mod stats;
 pub mod workers;

@@ -107,6 +107,8 @@ pub struct ServerStats {
     pub shares_accepted: AtomicU64,
     /// Sum of the difficulty of accepted shares.
     pub accepted_difficulty: DifficultySum,
+    /// Shares passed to the ledger whose commit has not finished yet.
+    pub shares_awaiting_ledger: AtomicU64,
     rejected: [AtomicU64; 8],
     pub blocks_found: AtomicU64,
     pub blocks_accepted: AtomicU64,
@@ -145,6 +147,7 @@ pub struct StatsSnapshot {
     pub protocol_errors: u64,
     pub shares_accepted: u64,
     pub accepted_difficulty: f64,
+    pub shares_awaiting_ledger: u64,
     pub rejected: Vec<(&'static str, u64)>,
     pub blocks_found: u64,
     pub blocks_accepted: u64,
@@ -209,6 +212,7 @@ impl ServerStats {
             protocol_errors: load(&self.protocol_errors),
             shares_accepted: load(&self.shares_accepted),
             accepted_difficulty: self.accepted_difficulty.get(),
+            shares_awaiting_ledger: load(&self.shares_awaiting_ledger),
             rejected: Reject::ALL
                 .iter()
                 .map(|reject| (reject.name(), load(&self.rejected[reject.index()])))

@@ -174,6 +174,16 @@ fn connections(out: &mut Exposition, stats: &StatsSnapshot, guard: &GuardSnapsho
         stats.slow_miners_dropped,
     );
     out.family(
+        "pool_shares_awaiting_ledger",
+        Kind::Gauge,
+        "Accepted shares whose ledger commit has not finished (their answers wait for it).",
+    )
+    .sample(
+        "pool_shares_awaiting_ledger",
+        &[],
+        stats.shares_awaiting_ledger,
+    );
+    out.family(
         "pool_protocol_errors_total",
         Kind::Counter,
         "Connections closed for bytes that are not Stratum.",

@@ -52,7 +52,7 @@ const TICK: Duration = Duration::from_secs(2);
 /// Share answers waiting for the ledger before the session stops reading
 /// the miner: far above what firmware keeps in flight (cgminer: a few),
 /// small enough that a flood costs a bounded amount.
-pub(super) const MAX_PENDING_ANSWERS: usize = 64;
+pub(crate) const MAX_PENDING_ANSWERS: usize = 64;
 /// Merkle roots the validator caches: a miner answers a few jobs with a
 /// few extranonce2 values each; more is a miner making the pool work.
 const CACHED_ROOTS: usize = 32;
@@ -62,7 +62,9 @@ const CACHED_ROOTS: usize = 32;
 /// that pipelines many requests is slowed down, not dropped. Only work the
 /// pool sends on its own (a new block) can find the queue full, and then
 /// the miner is not reading: it is dropped.
-const OUT_RESERVE: usize = 8;
+pub(crate) const OUT_RESERVE: usize = 8;
+/// Lines the outgoing queue holds (the writer task drains it).
+pub(crate) const OUT_QUEUE: usize = writer::QUEUE;
 
 /// Why a session ends.
 #[derive(Debug)]
@@ -196,6 +198,11 @@ impl<S: TemplateSource> Session<S> {
             banned: false,
             shared,
         }
+    }
+
+    /// The time of the next event (the serve loop's clock, or a test's).
+    pub(crate) fn set_now(&mut self, now: Instant) {
+        self.now = now;
     }
 
     /// The connection is gone: its workers go offline on the board.

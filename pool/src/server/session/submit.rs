@@ -84,6 +84,7 @@ impl<S: TemplateSource> Session<S> {
         }
         let ledger = self.shared.ledger.clone();
         let session = self.id;
+        stats.shares_awaiting_ledger.fetch_add(1, Ordering::Relaxed);
         // Recorded and counted in a task of its own: a miner that hangs up
         // while its share is being committed does not stop the share (the
         // writer commits it anyway) nor, then, its count, so the pool's
@@ -108,6 +109,7 @@ impl<S: TemplateSource> Session<S> {
                 }
             };
             board.share(&address, &worker, outcome, credited, reached, unix_millis());
+            stats.shares_awaiting_ledger.fetch_sub(1, Ordering::Relaxed);
             result
         });
         Ok(Answer::Later(Box::pin(async move {

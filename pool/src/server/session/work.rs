@@ -114,7 +114,7 @@ impl<S: TemplateSource> Session<S> {
     /// goes out through the session's one ordered queue, so the wire order
     /// is the order in which the session decided (a job never overtakes the
     /// set_difficulty it was recorded under).
-    pub(super) fn on_new_work(&mut self) -> Vec<String> {
+    pub(crate) fn on_new_work(&mut self) -> Vec<String> {
         if !self.work_started {
             return self.start_work();
         }

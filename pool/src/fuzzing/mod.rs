@@ -7,6 +7,10 @@
 //! target. Each function panics when an oracle fails, which AFL records as
 //! a crash.
 
+mod session;
+
+pub use session::{session, session_report, SessionReport};
+
 use crate::config::{Config, PayoutMode};
 use crate::jobs::{JobManager, JobSettings};
 use crate::template::check::{check, ChainRules};
@@ -199,7 +203,7 @@ fn check_jobs(template: &Arc<Template>, mode: PayoutMode) {
 
 /// `CScript() << height` as Bitcoin Core writes it and checks it (BIP 34):
 /// OP_0, OP_1 to OP_16, else a minimal little-endian number push.
-fn core_height_push(height: u32) -> Vec<u8> {
+pub(crate) fn core_height_push(height: u32) -> Vec<u8> {
     match height {
         0 => vec![0x00],
         1..=16 => vec![0x50 + height as u8],
