@@ -522,7 +522,10 @@ proptest! {
         config.stratum.max_difficulty = value;
         config.stratum.share_interval_secs = value;
         config.simnet.difficulty = value;
-        let _ = config.validate();
+        if config.validate().is_ok() {
+            // What validates, the server can be built from.
+            let _ = pool::server::ServerSettings::from_config(&config);
+        }
         prop_assert!(config.pool.fee_basis_points() < 10_000);
     }
 }
@@ -552,7 +555,7 @@ fn tag_is_short_printable_ascii() {
 #[test]
 fn difficulties_are_positive_and_ordered() {
     let base = example();
-    let cases: [Case; 8] = [
+    let cases: [Case; 10] = [
         (|c| c.stratum.start_difficulty = 0.0, &["stratum.start_difficulty = 0.0", "finite number above 0"]),
         (|c| c.stratum.start_difficulty = f64::INFINITY, &["stratum.start_difficulty = inf"]),
         (|c| c.stratum.min_difficulty = -1.0, &["stratum.min_difficulty = -1.0", "finite number above 0"]),
@@ -561,6 +564,9 @@ fn difficulties_are_positive_and_ordered() {
         (|c| c.stratum.max_difficulty = -1.0, &["stratum.max_difficulty = -1.0"]),
         (|c| c.stratum.max_difficulty = f64::NAN, &["stratum.max_difficulty = nan"]),
         (|c| c.stratum.share_interval_secs = 0.0, &["stratum.share_interval_secs = 0.0", "above 0"]),
+        // 1e300 once made the server's Duration::from_secs_f64 panic at start.
+        (|c| c.stratum.share_interval_secs = 86400.0, &["stratum.share_interval_secs = 86400.0", "at most 3600"]),
+        (|c| c.stratum.share_interval_secs = f64::NAN, &["stratum.share_interval_secs = nan"]),
     ];
     for (change, parts) in cases {
         let mut config = base.clone();

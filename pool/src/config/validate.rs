@@ -19,6 +19,10 @@ pub const MIN_EXTRANONCE2: usize = 2;
 /// A new block must reach miners fast; polling is the fallback to ZMQ.
 pub const MAX_POLL_INTERVAL_MS: u64 = 500;
 
+/// Longest time vardiff may aim for between shares: an hour is already
+/// past any pool's use, and far below what a `Duration` holds.
+pub const MAX_SHARE_INTERVAL_SECS: f64 = 3600.0;
+
 /// Most workers one connection may be allowed to authorize.
 pub const MAX_WORKERS_PER_CONNECTION: usize = 4096;
 
@@ -180,12 +184,14 @@ fn check_stratum(stratum: &StratumConfig, problems: &mut Vec<Invalid>) {
         problems.push(problem);
     }
     let interval = stratum.share_interval_secs;
-    if !(interval.is_finite() && interval > 0.0) {
+    if !(interval > 0.0 && interval <= MAX_SHARE_INTERVAL_SECS) {
         problems.push(Invalid::new(
             "stratum.share_interval_secs",
             toml_float(interval),
-            "must be a finite number of seconds above 0 (the time vardiff aims for between \
-             a miner's shares)",
+            format!(
+                "must be a number of seconds above 0 and at most {MAX_SHARE_INTERVAL_SECS} \
+                 (the time vardiff aims for between a miner's shares)"
+            ),
         ));
     }
     let size = stratum.extranonce2_size;

@@ -64,6 +64,8 @@ pub fn config(data: &[u8]) {
     if let Err(error) = config.validate() {
         panic!("loaded but does not validate: {error}");
     }
+    // What validates, the server is built from.
+    let _ = crate::server::ServerSettings::from_config(&config);
     let written = toml::to_string(&config)
         .unwrap_or_else(|error| panic!("a loaded config does not write as TOML: {error}"));
     match Config::from_toml_str(&written, Vec::new()) {
