@@ -522,16 +522,9 @@ impl Run {
     fn disconnect(&mut self, _why: &Close) {
         if let Some(mut connection) = self.connection.take() {
             connection.session.end();
-            drop(connection.session);
-            // What was queued still reaches the miner.
-            while let Ok(line) = connection.out.try_recv() {
-                read_line(
-                    &line,
-                    &mut connection.jobs,
-                    &mut connection.extranonce1,
-                    &mut self.tally,
-                );
-            }
+            // What was queued still reaches the miner; the session (and
+            // its extranonce1) goes with the connection below.
+            connection.read_queued(&mut self.tally);
             if connection.extranonce1.is_some() {
                 self.previous_extranonce1 = connection.extranonce1;
             }
@@ -719,16 +712,8 @@ impl Run {
         if self.deaf {
             return;
         }
-        let Some(connection) = self.connection.as_mut() else {
-            return;
-        };
-        while let Ok(line) = connection.out.try_recv() {
-            read_line(
-                &line,
-                &mut connection.jobs,
-                &mut connection.extranonce1,
-                &mut self.tally,
-            );
+        if let Some(connection) = self.connection.as_mut() {
+            connection.read_queued(&mut self.tally);
         }
     }
 
@@ -838,6 +823,15 @@ impl RunFiles {
             let _ = std::fs::remove_file(PathBuf::from(name));
         }
         let _ = std::fs::remove_dir_all(&self.blocks);
+    }
+}
+
+impl Connection {
+    /// The miner reads every line queued for it.
+    fn read_queued(&mut self, tally: &mut Tally) {
+        while let Ok(line) = self.out.try_recv() {
+            read_line(&line, &mut self.jobs, &mut self.extranonce1, tally);
+        }
     }
 }
 
