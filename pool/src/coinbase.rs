@@ -15,7 +15,7 @@
 
 use bitcoin::consensus::Encodable;
 use bitcoin::script::{Builder, PushBytesBuf};
-use bitcoin::{Amount, ScriptBuf, TxOut, VarInt};
+use bitcoin::{Amount, Script, ScriptBuf, TxOut, VarInt};
 use thiserror::Error;
 
 /// Largest coinbase (without witness) the pool builds. Some firmware keeps
@@ -143,12 +143,90 @@ fn encode<T: Encodable>(value: &T, out: &mut Vec<u8>) {
         .expect("writing to a Vec cannot fail");
 }
 
+/// What `CScript() << height` gives: the prefix BIP 34 requires of the
+/// coinbase's scriptSig (`OP_0`, `OP_1`..`OP_16`, else a minimal push).
+pub fn bip34_prefix(height: u32) -> ScriptBuf {
+    Builder::new().push_int(i64::from(height)).into_script()
+}
+
+/// Reads the BIP 34 height a coinbase scriptSig starts with, as Core writes
+/// it (small heights as `OP_N`); `None` if it starts with anything else.
+pub fn coinbase_height(script_sig: &Script) -> Option<u32> {
+    let bytes = script_sig.as_bytes();
+    let height = match *bytes.first()? {
+        0x00 => 0,
+        opcode @ 0x51..=0x60 => u32::from(opcode - 0x50),
+        length @ 1..=5 => {
+            let number = bytes.get(1..1 + usize::from(length))?;
+            let (last, rest) = number.split_last()?;
+            if last & 0x80 != 0 {
+                return None; // negative
+            }
+            let magnitude = rest.iter().rev().fold(u64::from(*last), |value, byte| {
+                value << 8 | u64::from(*byte)
+            });
+            u32::try_from(magnitude).ok()?
+        }
+        _ => return None,
+    };
+    // Only the canonical encoding counts (that is what Core compares).
+    bytes
+        .starts_with(bip34_prefix(height).as_bytes())
+        .then_some(height)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use bitcoin::consensus::deserialize;
     use bitcoin::hashes::Hash as _;
     use bitcoin::Transaction;
+
+    #[test]
+    fn bip34_prefix_is_core_script_push() {
+        for (height, bytes) in [
+            (0u32, &[0x00][..]),
+            (1, &[0x51]),
+            (16, &[0x60]),
+            (17, &[0x01, 0x11]),
+            (127, &[0x01, 0x7f]),
+            (128, &[0x02, 0x80, 0x00]),
+            (255, &[0x02, 0xff, 0x00]),
+            (256, &[0x02, 0x00, 0x01]),
+            (32_767, &[0x02, 0xff, 0x7f]),
+            (32_768, &[0x03, 0x00, 0x80, 0x00]),
+            (413_567, &[0x03, 0x7f, 0x4f, 0x06]),
+            (8_388_608, &[0x04, 0x00, 0x00, 0x80, 0x00]),
+        ] {
+            assert_eq!(bip34_prefix(height).as_bytes(), bytes, "height {height}");
+            let mut script = bytes.to_vec();
+            script.extend_from_slice(b"\x06/pool/");
+            assert_eq!(
+                coinbase_height(Script::from_bytes(&script)),
+                Some(height),
+                "height {height}"
+            );
+        }
+    }
+
+    #[test]
+    fn coinbase_height_refuses_non_canonical_pushes() {
+        // 1 as a one-byte push instead of OP_1, 17 padded, a negative number.
+        for script in [
+            &[0x01, 0x01][..],
+            &[0x02, 0x11, 0x00],
+            &[0x01, 0x81],
+            &[0x4c, 0x01],
+        ] {
+            assert_eq!(
+                coinbase_height(Script::from_bytes(script)),
+                None,
+                "{script:02x?}"
+            );
+        }
+        assert_eq!(coinbase_height(Script::from_bytes(&[])), None);
+        assert_eq!(coinbase_height(Script::from_bytes(&[0x03, 0x01])), None);
+    }
 
     fn p2wpkh(byte: u8) -> ScriptBuf {
         ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::from_byte_array([byte; 20]))

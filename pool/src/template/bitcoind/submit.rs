@@ -11,12 +11,20 @@ use futures::future::join_all;
 use serde_json::Value;
 use std::sync::Arc;
 
+/// The height a block's coinbase starts with, read as Core writes it:
+/// heights 1 to 16 are `OP_1`..`OP_16`, which rust-bitcoin's
+/// `Block::bip34_block_height` does not read.
+fn block_height(block: &Block) -> Option<u32> {
+    let coinbase = block.txdata.first()?;
+    crate::coinbase::coinbase_height(&coinbase.input.first()?.script_sig)
+}
+
 pub(crate) async fn submit_everywhere(nodes: &[Arc<Node>], block: &Block) -> SubmitReport {
     let block_hash = block.block_hash();
-    let height = match block.bip34_block_height() {
-        Ok(height) => u32::try_from(height).unwrap_or(0),
-        Err(error) => {
-            tracing::error!(%block_hash, %error, "block without a BIP 34 height; it cannot be confirmed by height");
+    let height = match block_height(block) {
+        Some(height) => height,
+        None => {
+            tracing::error!(%block_hash, "block without a BIP 34 height; it cannot be confirmed by height");
             0
         }
     };
@@ -126,6 +134,30 @@ async fn confirm(nodes: &[Arc<Node>], block_hash: BlockHash, height: u32) -> boo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn block_with_script_sig(script_sig: Vec<u8>) -> Block {
+        let mut block = bitcoin::constants::genesis_block(bitcoin::Network::Regtest);
+        block.txdata[0].input[0].script_sig = bitcoin::ScriptBuf::from_bytes(script_sig);
+        block
+    }
+
+    /// Issue 11: blocks at heights 1 to 16 (OP_N) were logged as without a
+    /// height and never confirmed by height.
+    #[test]
+    fn heights_are_read_as_core_writes_them_op_n_included() {
+        for height in [1u32, 2, 16, 17, 127, 128, 32_768, 900_000] {
+            let mut script_sig = crate::coinbase::bip34_prefix(height).into_bytes();
+            script_sig.extend_from_slice(b"\x06/pool/");
+            let block = block_with_script_sig(script_sig);
+            assert_eq!(block_height(&block), Some(height), "height {height}");
+        }
+        // Nothing, or a non-minimal push of 1, is no height.
+        assert_eq!(block_height(&block_with_script_sig(Vec::new())), None);
+        assert_eq!(block_height(&block_with_script_sig(vec![0x01, 0x01])), None);
+        let mut empty = block_with_script_sig(Vec::new());
+        empty.txdata.clear();
+        assert_eq!(block_height(&empty), None);
+    }
 
     #[test]
     fn core_answers_are_sorted() {
