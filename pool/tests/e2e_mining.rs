@@ -258,23 +258,9 @@ fn accepted_blocks(pool: &TestPool, blocks: &[StoredBlock]) -> Vec<(StoredBlock,
     })
 }
 
-/// The height at the start of the coinbase scriptSig (`CScript() << height`:
-/// OP_1..OP_16, else a minimal little-endian push).
+/// The BIP 34 height the block's coinbase starts with, as Core reads it.
 fn coinbase_height(block: &Block) -> Option<u32> {
-    let script = block.txdata.first()?.input.first()?.script_sig.as_bytes();
-    match *script.first()? {
-        opcode @ 0x51..=0x60 => Some(u32::from(opcode - 0x50)),
-        len @ 1..=4 => {
-            let bytes = script.get(1..=len as usize)?;
-            Some(
-                bytes
-                    .iter()
-                    .rev()
-                    .fold(0, |height, byte| height << 8 | u32::from(*byte)),
-            )
-        }
-        _ => None,
-    }
+    pool::coinbase::coinbase_height(&block.txdata.first()?.input.first()?.script_sig)
 }
 
 /// 50 BTC halved every 150 blocks (regtest).

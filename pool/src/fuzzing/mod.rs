@@ -205,7 +205,7 @@ fn check_jobs(template: &Arc<Template>, mode: PayoutMode) {
 
 /// `CScript() << height` as Bitcoin Core writes it and checks it (BIP 34):
 /// OP_0, OP_1 to OP_16, else a minimal little-endian number push.
-pub(crate) fn core_height_push(height: u32) -> Vec<u8> {
+fn core_height_push(height: u32) -> Vec<u8> {
     match height {
         0 => vec![0x00],
         1..=16 => vec![0x50 + height as u8],

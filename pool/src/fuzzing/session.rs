@@ -31,8 +31,8 @@
 //! a miner can parse; every share the ledger committed was answered true,
 //! or sent as a notification (null id); on one connection the ledger never
 //! sees a share twice (the session refuses it first); the ledger never
-//! fails; every block the pool submits is valid (merkle root, witness
-//! commitment, BIP 34 height, proof of work) and submitted once; nothing
+//! fails; every block the pool submits passes the simnet's copy of
+//! Core's block checks and is submitted once; nothing
 //! the session started is still running once its answers are in.
 
 use crate::config::PayoutMode;
@@ -40,12 +40,11 @@ use crate::extranonce::Extranonce1Allocator;
 use crate::jobs::{JobManager, JobSettings};
 use crate::ledger::{Ledger, LedgerOptions};
 use crate::server::guard::{Admission, BanRules, Guard, GuardSettings};
-use crate::server::session::{
-    Close, Pending, Session, MAX_PENDING_ANSWERS, OUT_QUEUE, OUT_RESERVE,
-};
+use crate::server::session::{Pending, Session, MAX_PENDING_ANSWERS, OUT_QUEUE, OUT_RESERVE};
 use crate::server::stats::ServerStats;
 use crate::server::workers::WorkerBoard;
 use crate::server::{ServerSettings, Shared};
+use crate::template::simnet::validate::{self, HeaderContext};
 use crate::template::simnet::Simnet;
 use crate::template::{NodeAnswer, SourceStatus, SubmitReport, Template, TemplateSource};
 use bitcoin::hashes::Hash as _;
@@ -192,58 +191,58 @@ fn script(byte: u8) -> ScriptBuf {
     ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::from_byte_array([byte; 20]))
 }
 
-/// Takes the blocks the pool submits and judges them as a node would.
+/// Takes the blocks the pool submits and judges them with the simnet's
+/// copy of Core's block checks.
 struct FuzzSource {
     templates: watch::Sender<Option<Arc<Template>>>,
-    /// Heights of the blocks a block may build on.
-    heights: HashMap<BlockHash, (u32, u32)>,
+    /// What a block on each known parent is checked against: its height,
+    /// bits and the parent's median time past.
+    parents: HashMap<BlockHash, HeaderContext>,
     /// Every block submitted, with what is wrong with it.
     submitted: Mutex<Vec<(BlockHash, Option<String>)>>,
 }
 
 impl FuzzSource {
     fn new(world: &World) -> FuzzSource {
-        let heights = world
+        let parents = world
             .chains
             .iter()
             .flatten()
-            .map(|[base, _]| (base.previous_block_hash, (base.height, base.nbits.0)))
+            .map(|[base, _]| {
+                let context = HeaderContext {
+                    height: base.height,
+                    required_bits: bitcoin::CompactTarget::from_consensus(base.nbits.0),
+                    // A template's mintime is its parent's median time past + 1.
+                    median_time_past: base.mintime.saturating_sub(1),
+                    now: 0,
+                };
+                (base.previous_block_hash, context)
+            })
             .collect();
         FuzzSource {
             templates: watch::channel(None).0,
-            heights,
+            parents,
             submitted: Mutex::new(Vec::new()),
         }
     }
 
-    /// What a node would refuse in `block`; `None`: nothing.
+    /// Why Core would refuse `block` (`CheckBlock`, then the contextual
+    /// header and block checks: bits, time, BIP 34 height, witness
+    /// commitment, weight, finality); `None`: it would not.
     fn judge(&self, block: &Block) -> Option<String> {
-        let Some(&(height, bits)) = self.heights.get(&block.header.prev_blockhash) else {
+        let Some(&parent) = self.parents.get(&block.header.prev_blockhash) else {
             return Some("builds on an unknown block".into());
         };
-        if !block.check_merkle_root() {
-            return Some("bad merkle root".into());
-        }
-        if !block.check_witness_commitment() {
-            return Some("bad witness commitment".into());
-        }
-        // As Core checks it (rust-bitcoin's reader takes no OP_1..OP_16).
-        let height_push = super::core_height_push(height);
-        let script_sig = block
-            .txdata
-            .first()
-            .and_then(|coinbase| coinbase.input.first())
-            .map(|input| input.script_sig.as_bytes());
-        if !script_sig.is_some_and(|script| script.starts_with(&height_push)) {
-            return Some(format!("no BIP 34 height {height} in {script_sig:02x?}"));
-        }
-        if block.header.bits.to_consensus() != bits {
-            return Some(format!("bits {:?}, expected {bits:08x}", block.header.bits));
-        }
-        if let Err(error) = block.header.validate_pow(block.header.target()) {
-            return Some(format!("proof of work: {error}"));
-        }
-        None
+        // Core's clock is the wall clock, which the pool's ntime check uses.
+        let now = u32::try_from(crate::clock::unix_millis() / 1000).unwrap_or(u32::MAX);
+        let context = HeaderContext { now, ..parent };
+        validate::check_block(block)
+            .and_then(|()| validate::contextual_check_header(&block.header, &context))
+            .and_then(|()| {
+                validate::contextual_check_block(block, context.height, context.median_time_past)
+            })
+            .err()
+            .map(|reject| reject.to_string())
     }
 }
 
@@ -256,9 +255,9 @@ impl TemplateSource for FuzzSource {
         let problem = self.judge(&block);
         let block_hash = block.block_hash();
         let height = self
-            .heights
+            .parents
             .get(&block.header.prev_blockhash)
-            .map_or(0, |&(height, _)| height);
+            .map_or(0, |parent| parent.height);
         self.submitted
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -394,7 +393,6 @@ impl Run {
         let ledger = world.runtime.block_on(fresh_ledger(world, &files.ledger));
         let mut config = crate::config::Config::default();
         config.pool.mode = mode;
-        config.pool.network = crate::config::Network::Regtest;
         let settings = ServerSettings {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             network: bitcoin::Network::Regtest,
@@ -517,9 +515,9 @@ impl Run {
         self.tally.connections += 1;
     }
 
-    /// The connection ends (`_why` is for a debugger's eyes); its pending
-    /// answers still arrive, as the ledger commits their shares anyway.
-    fn disconnect(&mut self, _why: &Close) {
+    /// The connection ends; its pending answers still arrive, as the
+    /// ledger commits their shares anyway.
+    fn disconnect(&mut self) {
         if let Some(mut connection) = self.connection.take() {
             connection.session.end();
             // What was queued still reaches the miner; the session (and
@@ -593,7 +591,7 @@ impl Run {
                 }
             }
             b"conn" => {
-                self.disconnect(&Close::Eof);
+                self.disconnect();
                 self.connect();
             }
             _ => {}
@@ -618,7 +616,7 @@ impl Run {
             connection.session.set_now(self.now);
             match connection.session.on_tick() {
                 Ok(lines) => self.send_all(lines),
-                Err(close) => self.disconnect(&close),
+                Err(_) => self.disconnect(),
             }
             if let Some(connection) = self.connection.as_mut() {
                 connection.framer.release_spare();
@@ -639,8 +637,8 @@ impl Run {
             let handled = connection
                 .session
                 .on_framed_lines(&mut connection.framer, &mut self.pending);
-            if let Err(close) = handled {
-                self.disconnect(&close);
+            if handled.is_err() {
+                self.disconnect();
                 return;
             }
             self.read_output();
@@ -695,12 +693,9 @@ impl Run {
         };
         let sender = connection.sender.clone();
         for line in lines {
-            if let Err(error) = sender.try_send(line) {
-                let close = match error {
-                    mpsc::error::TrySendError::Full(_) => Close::SlowReader,
-                    mpsc::error::TrySendError::Closed(_) => Close::WriterGone,
-                };
-                self.disconnect(&close);
+            // Full: the miner stopped reading (the session's SlowReader).
+            if sender.try_send(line).is_err() {
+                self.disconnect();
                 return;
             }
         }
@@ -719,7 +714,7 @@ impl Run {
 
     /// Every answer arrives, every task ends; then the oracles.
     fn finish(mut self) -> SessionReport {
-        self.disconnect(&Close::Shutdown);
+        self.disconnect();
         while !self.pending.is_empty() {
             self.answer_one();
         }
