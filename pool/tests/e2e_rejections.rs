@@ -110,11 +110,90 @@ async fn a_new_block_voids_old_jobs_but_a_stale_block_solution_is_still_submitte
         assert_eq!(simnet.best_block_hash(), new_tip, "the tip stays");
     });
     assert_eq!(pool.stats().rejected(Reject::Stale), 2);
+    assert_eq!(
+        pool.stats().block_siblings,
+        0,
+        "racing a foreign block is not a sibling of ours"
+    );
     assert_eq!(pool.shares().await.len(), 0, "nothing stale is credited");
 
     // Work on the new block is credited as usual.
     let share = miner.grind(&fresh.job, None, fresh.difficulty, None);
     assert!(accepted(&miner.submit(&user, &share).await));
+    pool.shutdown().await;
+}
+
+/// Issue 11: on a test chain every share can be a block, and submitting
+/// each solution on a parent the pool had already won once made tens of
+/// thousands of `submitblock`s for one height. A second solution on the
+/// same parent is a sibling of the pool's own block: counted, never
+/// submitted, never recorded as a block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_solution_on_a_won_parent_is_a_sibling_not_a_submission() {
+    let pool = start_pool("sibling").await;
+    let user = user(3);
+    let mut miner = RawClient::miner(pool.addr(), &user).await;
+    let job = miner.latest_job();
+    let parent = pool.tip();
+    let first = miner.grind_block(&job.job);
+    let second = miner.grind_block(&job.job);
+    assert_ne!(first.hash, second.hash);
+
+    assert!(accepted(&miner.submit(&user, &first).await));
+    let first_hash = BlockHash::from_byte_array(first.hash);
+    wait_until("our block is the tip", Duration::from_secs(10), || {
+        pool.tip() == first_hash
+    })
+    .await;
+    wait_until("the node's answer is in", Duration::from_secs(10), || {
+        pool.stats().blocks_accepted == 1
+    })
+    .await;
+
+    let answer = miner.submit(&user, &second).await;
+    assert_eq!(error_code(&answer), Some(21), "stale: {answer:?}");
+    wait_until("the sibling counted", Duration::from_secs(5), || {
+        pool.stats().block_siblings == 1
+    })
+    .await;
+    let stats = pool.stats();
+    assert_eq!(stats.blocks_found, 2);
+    assert_eq!(stats.blocks_accepted, 1);
+    let second_hash = BlockHash::from_byte_array(second.hash);
+    pool.source.with_simnet(|simnet| {
+        assert!(
+            simnet.block(&second_hash).is_none(),
+            "the sibling reached the node"
+        );
+        assert_eq!(simnet.best_block_hash(), first_hash);
+        let ours = simnet.block(&first_hash).expect("our block");
+        assert_eq!(ours.header.prev_blockhash, parent);
+    });
+    let blocks = pool.ledger().blocks().await.expect("read blocks");
+    assert_eq!(blocks.len(), 1, "only our block is a ledger row");
+    assert_eq!(blocks[0].hash, first_hash.to_string());
+    let persisted: Vec<String> = std::fs::read_dir(&pool.config.chain.blocks_dir)
+        .expect("the blocks dir")
+        .map(|entry| {
+            entry
+                .expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert!(
+        persisted
+            .iter()
+            .any(|name| name.contains(&first_hash.to_string())),
+        "{persisted:?}"
+    );
+    assert!(
+        !persisted
+            .iter()
+            .any(|name| name.contains(&second_hash.to_string())),
+        "the sibling was persisted for submission: {persisted:?}"
+    );
     pool.shutdown().await;
 }
 

@@ -433,6 +433,7 @@ impl Run {
             fpps_fee_window: 10,
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let (blocks, solutions) = crate::server::submitter::queue();
         let shared = Arc::new(Shared {
             settings: settings.clone(),
             source: Arc::new(FuzzSource::new(world)),
@@ -441,6 +442,8 @@ impl Run {
             ledger,
             store: crate::block::BlockStore::new(&files.blocks),
             solutions: Default::default(),
+            blocks,
+            held: Default::default(),
             allocator: Extranonce1Allocator::new(settings.node_prefix, 0),
             stats: Arc::new(ServerStats::default()),
             workers: Arc::new(WorkerBoard::default()),
@@ -448,6 +451,10 @@ impl Run {
             guard: Arc::new(Guard::new(settings.guard.clone())),
             shutdown: shutdown_rx,
         });
+        world.runtime.spawn(crate::server::submitter::run(
+            Arc::clone(&shared),
+            solutions,
+        ));
         let mut run = Run {
             world,
             shared,
@@ -721,24 +728,34 @@ impl Run {
         let _ = self.shutdown.send(true);
         let world = self.world;
         // Shares a notification sent (no answer to wait for) and found
-        // blocks (persisted, submitted, then recorded) finish on their own.
+        // blocks (persisted, submitted, then recorded; or siblings of one
+        // already taken, never submitted) finish on their own.
         let stats = &self.shared.stats;
+        let handled = |shared: &Shared<FuzzSource>| {
+            shared.ledger.stats().blocks_written
+                + stats.block_siblings.load(Ordering::Relaxed)
+                + stats.blocks_unsubmitted.load(Ordering::Relaxed)
+        };
         let started = Instant::now();
         while stats.shares_awaiting_ledger.load(Ordering::Relaxed) > 0
-            || self.shared.ledger.stats().blocks_written
-                < stats.blocks_found.load(Ordering::Relaxed)
+            || handled(&self.shared) < stats.blocks_found.load(Ordering::Relaxed)
         {
             assert!(
                 started.elapsed() < HANG,
-                "after {HANG:?}, {} shares still wait for the ledger; {} of {} blocks found are recorded",
+                "after {HANG:?}, {} shares still wait for the ledger; {} of {} blocks found are recorded or siblings",
                 stats.shares_awaiting_ledger.load(Ordering::Relaxed),
-                self.shared.ledger.stats().blocks_written,
+                handled(&self.shared),
                 stats.blocks_found.load(Ordering::Relaxed),
             );
             world
                 .runtime
                 .block_on(tokio::time::sleep(Duration::from_millis(1)));
         }
+        assert_eq!(
+            stats.blocks_unsubmitted.load(Ordering::Relaxed),
+            0,
+            "a block solution found the submission queue full"
+        );
         let ledger = self.shared.ledger.stats();
         let tally = &self.tally;
         assert_eq!(ledger.write_errors, 0, "a healthy ledger failed a write");

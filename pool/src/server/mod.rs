@@ -13,6 +13,7 @@ pub mod guard;
 pub(crate) mod session;
 pub mod solutions;
 pub mod stats;
+pub(crate) mod submitter;
 pub mod workers;
 mod writer;
 
@@ -118,6 +119,11 @@ pub(crate) struct Shared<S> {
     pub store: BlockStore,
     /// Block solutions already handled: each is built and sent once.
     pub solutions: solutions::Solutions,
+    /// Solutions on their way to the nodes, one at a time.
+    pub blocks: submitter::Queue,
+    /// Parents that already have a block of ours: a solution on one is a
+    /// sibling, never submitted.
+    pub held: submitter::Held,
     pub allocator: Extranonce1Allocator,
     pub stats: Arc<ServerStats>,
     pub workers: Arc<WorkerBoard>,
@@ -175,6 +181,7 @@ impl Server {
             .duration_since(UNIX_EPOCH)
             .map(|elapsed| elapsed.as_secs() as u32)
             .unwrap_or(0);
+        let (blocks, solutions) = submitter::queue();
         let shared = Arc::new(Shared {
             allocator: Extranonce1Allocator::new(
                 settings.node_prefix,
@@ -187,6 +194,8 @@ impl Server {
             ledger,
             store,
             solutions: Default::default(),
+            blocks,
+            held: Default::default(),
             stats: Arc::clone(&stats),
             workers: Arc::clone(&workers),
             alerts: Arc::clone(&alerts),
@@ -195,6 +204,7 @@ impl Server {
         });
         tracing::info!(%local_addr, max_connections, "stratum listening");
         let tasks = vec![
+            tokio::spawn(submitter::run(Arc::clone(&shared), solutions)),
             tokio::spawn(follow_templates(Arc::clone(&shared))),
             tokio::spawn(accept(listener, shared, max_connections)),
         ];

@@ -112,6 +112,13 @@ pub struct ServerStats {
     rejected: [AtomicU64; 8],
     pub blocks_found: AtomicU64,
     pub blocks_accepted: AtomicU64,
+    /// Solutions on a parent that already has a block of ours a node
+    /// holds: recorded, not submitted.
+    pub block_siblings: AtomicU64,
+    /// Solutions that found the submission queue full.
+    pub blocks_unsubmitted: AtomicU64,
+    /// Solutions waiting in the submission queue now.
+    pub block_submissions_queued: AtomicU64,
     /// Unix ms when the source last published a template (0: never).
     template_received_ms: AtomicU64,
     template_height: AtomicU64,
@@ -151,6 +158,9 @@ pub struct StatsSnapshot {
     pub rejected: Vec<(&'static str, u64)>,
     pub blocks_found: u64,
     pub blocks_accepted: u64,
+    pub block_siblings: u64,
+    pub blocks_unsubmitted: u64,
+    pub block_submissions_queued: u64,
 }
 
 impl StatsSnapshot {
@@ -219,6 +229,9 @@ impl ServerStats {
                 .collect(),
             blocks_found: load(&self.blocks_found),
             blocks_accepted: load(&self.blocks_accepted),
+            block_siblings: load(&self.block_siblings),
+            blocks_unsubmitted: load(&self.blocks_unsubmitted),
+            block_submissions_queued: load(&self.block_submissions_queued),
         }
     }
 }

@@ -188,6 +188,19 @@ pub struct NodeAnswer {
     pub result: Result<Option<String>, String>,
 }
 
+impl NodeAnswer {
+    /// The node stored the block: accepted now, earlier (`duplicate`), or
+    /// as a side branch it has not fully checked yet (`inconclusive`, Core's
+    /// answer for a valid block that did not become its tip).
+    pub fn holds_block(&self) -> bool {
+        match &self.result {
+            Ok(None) => true,
+            Ok(Some(reason)) => reason == "duplicate" || reason == "inconclusive",
+            Err(_) => false,
+        }
+    }
+}
+
 /// The outcome of submitting one block everywhere.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubmitReport {
@@ -196,6 +209,20 @@ pub struct SubmitReport {
     pub answers: Vec<NodeAnswer>,
     /// A node's `getblockhash(height)` returned our hash after submission.
     pub confirmed: bool,
+}
+
+impl SubmitReport {
+    /// The block is at its height on a node, or a node took it as its tip.
+    pub fn accepted(&self) -> bool {
+        self.confirmed || self.answers.iter().any(|answer| answer.result == Ok(None))
+    }
+
+    /// Some node holds the block (its tip, or a branch racing another
+    /// block at that height): any other solution on the same parent can
+    /// only compete with it.
+    pub fn held(&self) -> bool {
+        self.confirmed || self.answers.iter().any(NodeAnswer::holds_block)
+    }
 }
 
 /// How a source is doing, for `pool check`, logs and metrics.

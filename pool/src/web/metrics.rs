@@ -225,6 +225,32 @@ fn blocks(out: &mut Exposition, stats: &StatsSnapshot, ledger: Option<&[(BlockSt
     )
     .sample("pool_blocks_accepted_total", &[], stats.blocks_accepted);
     out.family(
+        "pool_block_siblings_total",
+        Kind::Counter,
+        "Block solutions on a parent that already had a block of ours a node held: recorded, not submitted.",
+    )
+    .sample("pool_block_siblings_total", &[], stats.block_siblings);
+    out.family(
+        "pool_blocks_unsubmitted_total",
+        Kind::Counter,
+        "Block solutions not submitted because the submission queue was full.",
+    )
+    .sample(
+        "pool_blocks_unsubmitted_total",
+        &[],
+        stats.blocks_unsubmitted,
+    );
+    out.family(
+        "pool_block_submissions_queued",
+        Kind::Gauge,
+        "Block solutions waiting to be submitted.",
+    )
+    .sample(
+        "pool_block_submissions_queued",
+        &[],
+        stats.block_submissions_queued,
+    );
+    out.family(
         "pool_ledger_blocks",
         Kind::Gauge,
         "Blocks in the ledger by status (submitted, confirmed, orphaned), from every pool node.",

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // each test file uses its own part
 
+pub mod core_node;
 pub mod fake_bitcoind;
 
 use std::path::{Path, PathBuf};

@@ -4,13 +4,16 @@
 //! stale or not.
 
 use super::super::stats::Reject;
+use super::super::submitter::{self, FoundBlock};
 use super::super::workers::ShareOutcome;
 use super::{Close, Session, Worker};
-use crate::block::{self, Solution};
+use crate::block::Solution;
 use crate::clock::unix_millis;
 use crate::jobs::PoolJob;
-use crate::ledger::{LedgerError, NewBlock, NewShare};
+use crate::ledger::{LedgerError, NewShare};
 use crate::template::TemplateSource;
+use bitcoin::hashes::Hash as _;
+use bitcoin::BlockHash;
 use futures::future::BoxFuture;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -253,8 +256,8 @@ impl<S: TemplateSource> Session<S> {
             .cloned()
     }
 
-    /// Builds and submits the block in the background: the miner's answer
-    /// does not wait for the nodes.
+    /// Hands the block to the submitter: the miner's answer does not wait
+    /// for the nodes.
     fn found_block(&self, job: &Arc<PoolJob>, share: &Share, check: &ShareCheck, worker: &Worker) {
         let solution = Solution {
             extranonce1: share.extranonce1,
@@ -263,80 +266,27 @@ impl<S: TemplateSource> Session<S> {
             nonce: share.nonce,
             version: check.version,
         };
-        let shared = Arc::clone(&self.shared);
-        let job = Arc::clone(job);
-        let worker = worker.clone();
-        shared.stats.blocks_found.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .stats
+            .blocks_found
+            .fetch_add(1, Ordering::Relaxed);
+        let block_hash = BlockHash::from_byte_array(check.hash);
         tracing::info!(
             height = job.height(),
+            %block_hash,
             address = %worker.address,
             worker = %worker.worker,
             "share solves a block"
         );
-        tokio::spawn(async move {
-            let block = match block::assemble(&job, &solution) {
-                Ok(block) => block,
-                Err(error) => {
-                    tracing::error!(%error, height = job.height(), "cannot assemble the block");
-                    return;
-                }
-            };
-            let raw_hex = bitcoin::consensus::encode::serialize_hex(&block);
-            let report =
-                block::submit_solved(&*shared.source, &shared.store, job.height(), block).await;
-            let accepted = report.confirmed
-                || report
-                    .answers
-                    .iter()
-                    .any(|answer| answer.result == Ok(None));
-            if accepted {
-                shared.stats.blocks_accepted.fetch_add(1, Ordering::Relaxed);
-            }
-            let answers = serde_json::Value::Array(
-                report
-                    .answers
-                    .iter()
-                    .map(|answer| {
-                        serde_json::json!({
-                            "node": answer.node,
-                            "result": match &answer.result {
-                                Ok(None) => serde_json::Value::Null,
-                                Ok(Some(reason)) => reason.clone().into(),
-                                Err(error) => format!("error: {error}").into(),
-                            },
-                        })
-                    })
-                    .collect(),
-            );
-            let record = NewBlock {
-                node: shared.settings.node_prefix,
-                height: job.height(),
-                hash: report.block_hash.to_string(),
-                address: worker.address,
-                worker: worker.worker,
-                coinbase_value_sat: job.template.coinbase_value.to_sat(),
-                time_ms: unix_millis(),
-                raw_hex,
-                answers: answers.to_string(),
-                accepted,
-                mode: shared.settings.mode,
-            };
-            if let Some(alerts) = shared.alerts.get() {
-                alerts.block_found(job.height(), &record.hash, &record.address, &record.worker);
-            }
-            if let Err(error) = shared.ledger.record_block(record).await {
-                tracing::error!(%error, hash = %report.block_hash, "block not recorded in the ledger (its hex is in the blocks dir)");
-                return;
-            }
-            // Credits are written shortly after, once shares other nodes
-            // accepted just before the block are committed; `pool payout`
-            // credits any block this misses.
-            crate::payouts::credit_soon(
-                shared.ledger.clone(),
-                report.block_hash.to_string(),
-                shared.settings.credit.clone(),
-                shared.shutdown.clone(),
-            );
-        });
+        submitter::enqueue(
+            &self.shared,
+            FoundBlock {
+                job: Arc::clone(job),
+                solution,
+                block_hash,
+                address: worker.address.clone(),
+                worker: worker.worker.clone(),
+            },
+        );
     }
 }

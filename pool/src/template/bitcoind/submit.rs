@@ -57,7 +57,7 @@ pub(crate) async fn submit_everywhere(nodes: &[Arc<Node>], block: &Block) -> Sub
     let holders = nodes
         .iter()
         .zip(&answers)
-        .filter(|(_, answer)| holds_block(&answer.result))
+        .filter(|(_, answer)| answer.holds_block())
         .map(|(node, _)| node);
     join_all(holders.map(|node| precious(node, block_hash))).await;
 
@@ -84,16 +84,6 @@ fn submit_answer(result: Result<Value, RpcError>) -> Result<Option<String>, Stri
         // An error object (e.g. -22 "Block decode failed") is a rejection too.
         Err(RpcError::Node { code, message, .. }) => Ok(Some(format!("error {code}: {message}"))),
         Err(error) => Err(error.to_string()),
-    }
-}
-
-/// The node stored the block: accepted now, earlier (`duplicate`), or as a
-/// side branch it has not fully checked yet (`inconclusive`).
-fn holds_block(result: &Result<Option<String>, String>) -> bool {
-    match result {
-        Ok(None) => true,
-        Ok(Some(reason)) => reason == "duplicate" || reason == "inconclusive",
-        Err(_) => false,
     }
 }
 
@@ -180,8 +170,14 @@ mod tests {
             reason: "connection refused".into()
         }))
         .is_err());
-        assert!(holds_block(&Ok(None)));
-        assert!(holds_block(&Ok(Some("inconclusive".into()))));
-        assert!(!holds_block(&Ok(Some("high-hash".into()))));
+        let answer = |result| NodeAnswer {
+            node: "n".into(),
+            result,
+        };
+        assert!(answer(Ok(None)).holds_block());
+        assert!(answer(Ok(Some("inconclusive".into()))).holds_block());
+        assert!(answer(Ok(Some("duplicate".into()))).holds_block());
+        assert!(!answer(Ok(Some("high-hash".into()))).holds_block());
+        assert!(!answer(Err("timeout".into())).holds_block());
     }
 }
