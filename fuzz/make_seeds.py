@@ -110,6 +110,15 @@ write("session", "pps-version-rolling", "\n".join(
 # A miner that stops reading while submitting: back-pressure, then it reads.
 write("session", "deaf-flood", "\n".join(
     handshake + ["!deaf"] + [submit(100 + n, f"{n:08x}") for n in range(150)] + ["!deaf", "!wait"]).encode() + b"\n")
+# New blocks and fee refreshes while the miner reads nothing: one waiting
+# job, replaced by each newer one (still clean: blocks were replaced); when
+# it reads again it gets the newest, not a backlog.
+extranonce_subscribe = json.dumps({"id": 7, "method": "mining.extranonce.subscribe", "params": []})
+write("session", "deaf-burst", "\n".join(
+    handshake + ["!deaf", extranonce_subscribe, "!block", "!refresh", "!block", "!refresh", "!block", "!deaf", "!wait"]).encode() + b"\n")
+# The same miner never reads again: dropped once its work waited too long.
+write("session", "deaf-stall", "\n".join(
+    handshake + ["!deaf", extranonce_subscribe] + ["!block"] * 3 + ["!tick 14"]).encode() + b"\n")
 # Junk, unknown jobs, too many workers, silence until the timeouts.
 write("session", "junk-workers-timeouts", "\n".join(
     handshake + ["{\"id\":", "not json", json.dumps({"id": 3, "method": "mining.nope", "params": []}),

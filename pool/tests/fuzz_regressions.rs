@@ -161,3 +161,30 @@ fn session_seed_deaf_flood_is_answered_in_full() {
     assert_eq!(report.answered_true, 150, "{report:?}");
     assert_eq!(report.shares_written, 150, "{report:?}");
 }
+
+/// Issue 11: three new blocks and two fee refreshes while the miner reads
+/// nothing wait as one job, each replacing the last; when it reads again it
+/// gets the newest job, still clean (blocks were replaced), not a backlog,
+/// and is not dropped.
+#[test]
+fn session_seed_deaf_burst_gets_the_newest_job_only() {
+    let report = session("deaf-burst");
+    assert_eq!(report.work_coalesced, 4, "{report:?}");
+    assert_eq!(
+        report.jobs_read, 2,
+        "the first job and the newest: {report:?}"
+    );
+    assert_eq!(report.clean_jobs_read, 2, "{report:?}");
+    assert_eq!(report.slow_dropped, 0, "{report:?}");
+    assert_eq!(report.connections, 1, "{report:?}");
+}
+
+/// A miner that never takes its waiting work is dropped after
+/// `WORK_STALL`, not before.
+#[test]
+fn session_seed_deaf_stall_is_dropped_as_not_keeping_up() {
+    let report = session("deaf-stall");
+    assert_eq!(report.slow_dropped, 1, "{report:?}");
+    assert_eq!(report.work_coalesced, 2, "{report:?}");
+    assert_eq!(report.jobs_read, 1, "only the first job: {report:?}");
+}

@@ -153,7 +153,8 @@ async fn mine_against(chain: Chain) {
     let snapshot = stats.snapshot();
     eprintln!(
         "{chain:?}: {height} blocks in {:.1} s; pool: {} solutions, {} accepted, {} siblings, \
-         {} unsubmitted; template lag: worst {}, {} of {} samples beyond one block; miner: {:?} hashes",
+         {} unsubmitted; template lag: worst {}, {} of {} samples beyond one block; miner: {} hashes, \
+         rejected {:?}, unexpected {}",
         elapsed.as_secs_f64(),
         snapshot.blocks_found,
         snapshot.blocks_accepted,
@@ -163,6 +164,8 @@ async fn mine_against(chain: Chain) {
         lag.beyond_one.load(Ordering::Relaxed),
         lag.samples.load(Ordering::Relaxed),
         report.total.hashes,
+        report.total.rejected,
+        report.total.unexpected_rejections,
     );
     assert!(
         height >= BLOCKS,

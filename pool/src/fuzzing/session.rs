@@ -308,6 +308,11 @@ struct Tally {
     refused: std::collections::BTreeMap<i64, u64>,
     /// Ids of the submits sent, to tell their answers from others'.
     submit_ids: std::collections::HashSet<String>,
+    /// Notifies read, over every connection, and those with clean_jobs.
+    jobs: u64,
+    clean_jobs: u64,
+    /// Connections dropped for taking no work.
+    slow_dropped: u64,
 }
 
 struct Run {
@@ -351,6 +356,13 @@ pub struct SessionReport {
     /// Submits the session refused, by the error code it answered.
     pub refused: std::collections::BTreeMap<i64, u64>,
     pub connections: u64,
+    /// Notifies the miner read, and those with clean_jobs.
+    pub jobs_read: u64,
+    pub clean_jobs_read: u64,
+    /// Work replaced by newer work before the miner took it.
+    pub work_coalesced: u64,
+    /// Connections dropped for taking no work.
+    pub slow_dropped: u64,
 }
 
 /// Feeds one input to a fresh pool; see the module's documentation.
@@ -497,8 +509,13 @@ impl Run {
             return;
         };
         connection.session.set_now(self.now);
-        let lines = connection.session.on_new_work();
-        self.send_all(lines);
+        // As the serve loop: the session queues it, or holds it while
+        // earlier lines wait (a deaf miner), replaced by newer work.
+        if connection.session.push_new_work().is_err() {
+            self.disconnect();
+            return;
+        }
+        self.read_output();
     }
 
     fn connect(&mut self) {
@@ -585,7 +602,10 @@ impl Run {
                 self.chain = usize::from(word == b"easy");
                 self.publish();
             }
-            b"deaf" => self.deaf = !self.deaf,
+            b"deaf" => {
+                self.deaf = !self.deaf;
+                self.read_output();
+            }
             b"wait" => {
                 // As the serve loop: an answer waits for room in the queue.
                 while !self.pending.is_empty()
@@ -621,9 +641,14 @@ impl Run {
                 continue;
             };
             connection.session.set_now(self.now);
-            match connection.session.on_tick() {
-                Ok(lines) => self.send_all(lines),
-                Err(_) => self.disconnect(),
+            match connection.session.push_tick() {
+                Ok(()) => self.read_output(),
+                Err(close) => {
+                    if matches!(close, crate::server::session::Close::SlowReader) {
+                        self.tally.slow_dropped += 1;
+                    }
+                    self.disconnect();
+                }
             }
             if let Some(connection) = self.connection.as_mut() {
                 connection.framer.release_spare();
@@ -694,24 +719,19 @@ impl Run {
         self.read_output();
     }
 
-    fn send_all(&mut self, lines: Vec<String>) {
-        let Some(connection) = self.connection.as_ref() else {
-            return;
-        };
-        let sender = connection.sender.clone();
-        for line in lines {
-            // Full: the miner stopped reading (the session's SlowReader).
-            if sender.try_send(line).is_err() {
-                self.disconnect();
-                return;
-            }
-        }
-        self.read_output();
-    }
-
     /// The miner reads what it was sent (unless deaf).
     fn read_output(&mut self) {
         if self.deaf {
+            return;
+        }
+        let Some(connection) = self.connection.as_mut() else {
+            return;
+        };
+        connection.read_queued(&mut self.tally);
+        // The queue is empty: work that waited goes out (the serve loop's
+        // drained branch), and is read at once.
+        if connection.session.flush_work().is_err() {
+            self.disconnect();
             return;
         }
         if let Some(connection) = self.connection.as_mut() {
@@ -791,6 +811,7 @@ impl Run {
             submitted.len() as u64,
             "blocks submitted and recorded differ"
         );
+        let work_coalesced = stats.work_coalesced.load(Ordering::Relaxed);
         let shared = self.shared;
         world.runtime.block_on(async move {
             let ledger = shared.ledger.clone();
@@ -808,6 +829,10 @@ impl Run {
             blocks_submitted: submitted.len() as u64,
             refused: self.tally.refused,
             connections: self.tally.connections,
+            jobs_read: self.tally.jobs,
+            clean_jobs_read: self.tally.clean_jobs,
+            work_coalesced,
+            slow_dropped: self.tally.slow_dropped,
         }
     }
 }
@@ -907,6 +932,8 @@ fn read_line(
             let ntime = read["params"][7].as_str().unwrap_or_default().to_string();
             assert_eq!(id, notify.job_id.to_string(), "{body}");
             jobs.push((id, ntime));
+            tally.jobs += 1;
+            tally.clean_jobs += u64::from(notify.clean_jobs);
         }
         Ok(ServerMessage::Response(response)) => {
             if let Err(error) = &response.result {

@@ -101,8 +101,10 @@ pub struct ServerStats {
     pub connections_open: AtomicU64,
     /// Connections refused because the pool was at its limit.
     pub connections_refused: AtomicU64,
-    /// Miners dropped for not keeping up with their outgoing queue.
+    /// Miners dropped for not taking their work (see `WORK_STALL`).
     pub slow_miners_dropped: AtomicU64,
+    /// Work batches replaced by newer work before a slow miner took them.
+    pub work_coalesced: AtomicU64,
     pub protocol_errors: AtomicU64,
     pub shares_accepted: AtomicU64,
     /// Sum of the difficulty of accepted shares.
@@ -151,6 +153,7 @@ pub struct StatsSnapshot {
     pub connections_open: u64,
     pub connections_refused: u64,
     pub slow_miners_dropped: u64,
+    pub work_coalesced: u64,
     pub protocol_errors: u64,
     pub shares_accepted: u64,
     pub accepted_difficulty: f64,
@@ -219,6 +222,7 @@ impl ServerStats {
             connections_open: load(&self.connections_open),
             connections_refused: load(&self.connections_refused),
             slow_miners_dropped: load(&self.slow_miners_dropped),
+            work_coalesced: load(&self.work_coalesced),
             protocol_errors: load(&self.protocol_errors),
             shares_accepted: load(&self.shares_accepted),
             accepted_difficulty: self.accepted_difficulty.get(),

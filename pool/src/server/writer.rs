@@ -1,18 +1,18 @@
 //! A session's outgoing half: one task writes queued lines to the socket.
 //!
-//! The queue is bounded. A session that finds it full drops the miner
-//! instead of waiting, so one miner that stops reading cannot hold up its
-//! own session's reading (or, through it, anything shared).
+//! The queue is bounded. A session never waits on it: it stops reading a
+//! miner whose answers back up, holds its own work until the queue drains,
+//! and drops a miner that takes no work for `WORK_STALL`, so one miner that
+//! stops reading cannot hold up anything shared.
 
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 
-/// Lines a miner may have waiting before it counts as not keeping up:
-/// twenty new blocks' work, or a few dozen answers (a session stops
-/// reading a miner whose answers back up, so only work the pool sends on
-/// its own can fill it).
+/// Lines a miner may have waiting: a few dozen answers (a session stops
+/// reading a miner whose answers back up, and its own work waits for the
+/// queue to drain, so nothing fills it).
 pub(super) const QUEUE: usize = 64;
 
 /// A write that takes longer than this means the miner stopped reading.

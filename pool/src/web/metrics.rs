@@ -174,6 +174,12 @@ fn connections(out: &mut Exposition, stats: &StatsSnapshot, guard: &GuardSnapsho
         stats.slow_miners_dropped,
     );
     out.family(
+        "pool_work_coalesced_total",
+        Kind::Counter,
+        "New work that replaced work a miner had not taken yet (it gets the newest job, not a backlog).",
+    )
+    .sample("pool_work_coalesced_total", &[], stats.work_coalesced);
+    out.family(
         "pool_shares_awaiting_ledger",
         Kind::Gauge,
         "Accepted shares whose ledger commit has not finished (their answers wait for it).",

@@ -9,6 +9,10 @@
 //! ledger's commit; those wait in submission order in `pending`, and once
 //! [`MAX_PENDING_ANSWERS`] wait the session stops reading this miner
 //! (back-pressure on its socket, not an unbounded queue in the pool).
+//! Work the pool sends on its own goes out once the writer has taken every
+//! earlier line; until then newer work replaces it, so on a fast test chain
+//! a miner gets the newest job, not a backlog, and only a miner that takes
+//! no work for [`WORK_STALL`] is dropped as not keeping up.
 //!
 //! Everything a miner can make a session hold without proof of work is
 //! bounded: the line framer, the answers pending, the validator's cache,
@@ -39,7 +43,7 @@ use stratum::{Difficulty, Sha256d, ShareValidator, VersionMask};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use work::SentJob;
+use work::{SentJob, Work};
 
 /// Longest line accepted from a miner (they never need more than a few KiB).
 const MAX_LINE: usize = 16 * 1024;
@@ -59,12 +63,16 @@ const CACHED_ROOTS: usize = 32;
 /// Free places the outgoing queue keeps for what one line can cause (an
 /// answer, a difficulty, a job, a mask): below it the session reads no
 /// more lines until the miner has read some of its answers, so a miner
-/// that pipelines many requests is slowed down, not dropped. Only work the
-/// pool sends on its own (a new block) can find the queue full, and then
-/// the miner is not reading: it is dropped.
+/// that pipelines many requests is slowed down, not dropped. Work the pool
+/// sends on its own (a new block) never queues behind unwritten lines: it
+/// waits, replaced by newer work, for at most [`WORK_STALL`].
 pub(crate) const OUT_RESERVE: usize = 8;
 /// Lines the outgoing queue holds (the writer task drains it).
 pub(crate) const OUT_QUEUE: usize = writer::QUEUE;
+/// Work the pool sends on its own waits, while the writer has not taken
+/// every earlier line, as one batch that newer work replaces. A miner that
+/// has not taken its work for this long has stopped reading: it is dropped.
+pub(crate) const WORK_STALL: Duration = Duration::from_secs(10);
 
 /// Why a session ends.
 #[derive(Debug)]
@@ -123,6 +131,8 @@ pub(crate) struct Session<S> {
     validator: ShareValidator,
     /// Set once the guard bans this connection; the session then closes.
     banned: bool,
+    /// Work not queued yet because the writer is behind, and since when.
+    deferred: Option<(Work, Instant)>,
 }
 
 pub(super) async fn run<S: TemplateSource>(
@@ -196,6 +206,7 @@ impl<S: TemplateSource> Session<S> {
             accepted: AcceptedWork::new(),
             validator: ShareValidator::new(Sha256d::best(), CACHED_ROOTS),
             banned: false,
+            deferred: None,
             shared,
         }
     }
@@ -231,8 +242,19 @@ impl<S: TemplateSource> Session<S> {
                 return close;
             }
             let backed_up = self.out.capacity() < OUT_RESERVE;
-            let reading = pending.len() < MAX_PENDING_ANSWERS && !backed_up;
+            let work_waiting = self.deferred.is_some();
+            let reading = pending.len() < MAX_PENDING_ANSWERS && !backed_up && !work_waiting;
             tokio::select! {
+                // The writer took every earlier line: the newest work goes.
+                drained = out.reserve_many(OUT_QUEUE), if work_waiting => {
+                    // Released before the flush, which needs the room.
+                    if drained.is_err() {
+                        return Close::WriterGone;
+                    }
+                    if let Err(close) = self.flush_work() {
+                        return close;
+                    }
+                }
                 room = out.reserve(), if backed_up => {
                     // The miner read some answers: back to its lines.
                     if room.is_err() {
@@ -259,18 +281,13 @@ impl<S: TemplateSource> Session<S> {
                         return Close::Shutdown;
                     }
                     self.now = Instant::now();
-                    let lines = self.on_new_work();
-                    if let Err(close) = self.send_all(lines) {
+                    if let Err(close) = self.push_new_work() {
                         return close;
                     }
                 }
                 _ = tick.tick() => {
                     self.now = Instant::now();
-                    let lines = match self.on_tick() {
-                        Ok(lines) => lines,
-                        Err(close) => return close,
-                    };
-                    if let Err(close) = self.send_all(lines) {
+                    if let Err(close) = self.push_tick() {
                         return close;
                     }
                     framer.release_spare();
@@ -281,14 +298,18 @@ impl<S: TemplateSource> Session<S> {
     }
 
     /// Handles the complete lines `framer` holds while fewer than
-    /// [`MAX_PENDING_ANSWERS`] answers wait for the ledger and the outgoing
-    /// queue has [`OUT_RESERVE`] free places.
+    /// [`MAX_PENDING_ANSWERS`] answers wait for the ledger, the outgoing
+    /// queue has [`OUT_RESERVE`] free places and no work waits.
     pub(crate) fn on_framed_lines(
         &mut self,
         framer: &mut LineFramer,
         pending: &mut Pending,
     ) -> Result<(), Close> {
-        while pending.len() < MAX_PENDING_ANSWERS && self.out.capacity() >= OUT_RESERVE {
+        // While work waits, a line's answer or retarget would overtake it.
+        while pending.len() < MAX_PENDING_ANSWERS
+            && self.out.capacity() >= OUT_RESERVE
+            && self.deferred.is_none()
+        {
             match framer.next_line() {
                 None => return Ok(()),
                 Some(Err(_)) => return Err(Close::LineTooLong),
@@ -308,6 +329,57 @@ impl<S: TemplateSource> Session<S> {
 
     fn send_all(&self, lines: Vec<String>) -> Result<(), Close> {
         lines.into_iter().try_for_each(|line| self.send(line))
+    }
+
+    /// The template changed: the miner's new work goes out (or waits, see
+    /// [`Session::send_work`]).
+    pub(crate) fn push_new_work(&mut self) -> Result<(), Close> {
+        if !self.work_started {
+            let lines = self.start_work();
+            return self.send_all(lines);
+        }
+        match self.new_work() {
+            Some(work) => self.send_work(work),
+            None => Ok(()),
+        }
+    }
+
+    /// The timer fired: [`Session::on_tick`], and what it sends.
+    pub(crate) fn push_tick(&mut self) -> Result<(), Close> {
+        match self.on_tick()? {
+            Some(work) => self.send_work(work),
+            None => Ok(()),
+        }
+    }
+
+    /// Queues work the pool sends on its own once the writer has taken
+    /// every earlier line; until then it waits, replaced by newer work, so
+    /// a burst of new blocks reaches a miner as its newest job, not as a
+    /// backlog that fills its queue.
+    pub(crate) fn send_work(&mut self, work: Work) -> Result<(), Close> {
+        let (work, since) = match self.deferred.take() {
+            Some((older, since)) => {
+                self.shared
+                    .stats
+                    .work_coalesced
+                    .fetch_add(1, Ordering::Relaxed);
+                (older.then(work), since)
+            }
+            None => (work, self.now),
+        };
+        self.deferred = Some((work, since));
+        self.flush_work()
+    }
+
+    /// Sends the waiting work if the writer has taken every earlier line.
+    pub(crate) fn flush_work(&mut self) -> Result<(), Close> {
+        if self.out.capacity() < self.out.max_capacity() {
+            return Ok(());
+        }
+        match self.deferred.take() {
+            Some((work, _)) => self.send_all(work.lines()),
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn on_line(&mut self, line: &[u8], pending: &mut Pending) -> Result<(), Close> {
@@ -400,9 +472,15 @@ impl<S: TemplateSource> Session<S> {
         }
     }
 
-    /// Timeouts, and vardiff's rule for silent miners.
-    pub(crate) fn on_tick(&mut self) -> Result<Vec<String>, Close> {
+    /// Timeouts, a miner that stopped taking its work, and vardiff's rule
+    /// for silent miners.
+    pub(crate) fn on_tick(&mut self) -> Result<Option<Work>, Close> {
         let now = self.now;
+        if let Some((_, since)) = &self.deferred {
+            if now.duration_since(*since) > WORK_STALL {
+                return Err(Close::SlowReader);
+            }
+        }
         let settings = &self.shared.settings;
         if !self.work_started && now.duration_since(self.connected) > settings.handshake_timeout {
             return Err(Close::HandshakeTimeout);
@@ -412,10 +490,10 @@ impl<S: TemplateSource> Session<S> {
         }
         if self.work_started {
             if let Some(difficulty) = self.vardiff.on_tick(now) {
-                return Ok(self.retarget(difficulty));
+                return Ok(self.retarget_work(difficulty));
             }
         }
-        Ok(Vec::new())
+        Ok(None)
     }
 }
 

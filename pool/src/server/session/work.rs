@@ -53,13 +53,13 @@ impl<S: TemplateSource> Session<S> {
 
     /// The notify for `job`, remembered at the current difficulty.
     fn job_line(&mut self, job: Arc<PoolJob>, force_clean: bool) -> String {
-        let line = if force_clean && !job.job.notify().clean_jobs {
-            let mut notify = job.job.notify().clone();
-            notify.clean_jobs = true;
-            notify.to_line()
-        } else {
-            job.notify_line().to_string()
-        };
+        let line = notify_line(&job, force_clean);
+        self.record_job(job);
+        line
+    }
+
+    /// `job` is this miner's from now on, at the current difficulty.
+    fn record_job(&mut self, job: Arc<PoolJob>) {
         if job.job.notify().clean_jobs {
             // Every cached root belongs to a replaced block now.
             self.validator.clear();
@@ -83,7 +83,6 @@ impl<S: TemplateSource> Session<S> {
                     .retain(|prevhash| sent.iter().any(|job| job.job.prevhash() == *prevhash));
             }
         }
-        line
     }
 
     fn difficulty_line(&self) -> String {
@@ -110,43 +109,45 @@ impl<S: TemplateSource> Session<S> {
     }
 
     /// The template changed: the new job (after a lower difficulty if the
-    /// network's fell under this miner's). Returned, not sent: every line
+    /// network's fell under this miner's), once work has started, as one
+    /// batch that newer work can replace before it is queued. Every line
     /// goes out through the session's one ordered queue, so the wire order
     /// is the order in which the session decided (a job never overtakes the
     /// set_difficulty it was recorded under).
-    pub(crate) fn on_new_work(&mut self) -> Vec<String> {
-        if !self.work_started {
-            return self.start_work();
-        }
-        let Some(job) = self.current_job() else {
-            return Vec::new();
-        };
+    pub(super) fn new_work(&mut self) -> Option<Work> {
+        let job = self.current_job()?;
         if self.last_sent().is_some_and(|sent| sent.id() == job.id()) {
-            return Vec::new();
+            return None;
         }
-        let mut lines = Vec::new();
-        if self
+        let difficulty = self
             .vardiff
             .set_network_difficulty(job.network_difficulty())
-            .is_some()
-        {
-            lines.push(self.difficulty_line());
-        }
-        lines.push(self.job_line(job, false));
-        lines
+            .map(|_| self.difficulty_line());
+        let clean = job.job.notify().clean_jobs;
+        self.record_job(Arc::clone(&job));
+        Some(Work {
+            difficulty,
+            job,
+            clean,
+        })
     }
 
     /// A new difficulty applies from the next job on: send it, then a job
     /// the miner has not seen (the current one under a new id if the work
     /// did not change), so shares at the new difficulty are told apart.
     pub(super) fn retarget(&mut self, difficulty: Difficulty) -> Vec<String> {
+        self.retarget_work(difficulty)
+            .map(|work| work.lines())
+            .unwrap_or_default()
+    }
+
+    /// [`Session::retarget`] as one batch.
+    pub(super) fn retarget_work(&mut self, difficulty: Difficulty) -> Option<Work> {
         debug_assert_eq!(difficulty, self.vardiff.current());
         if !self.work_started {
-            return Vec::new();
+            return None;
         }
-        let Some(current) = self.current_job() else {
-            return Vec::new();
-        };
+        let current = self.current_job()?;
         // Never an id the miner has seen: ESP-Miner ignores a repeated one,
         // and its shares must be told apart from those at the old difficulty.
         let job = if self.sent.iter().any(|sent| sent.job.id() == current.id()) {
@@ -159,10 +160,59 @@ impl<S: TemplateSource> Session<S> {
             difficulty = difficulty.as_f64(),
             "new difficulty"
         );
-        vec![self.difficulty_line(), self.job_line(job, false)]
+        let difficulty = Some(self.difficulty_line());
+        let clean = job.job.notify().clean_jobs;
+        self.record_job(Arc::clone(&job));
+        Some(Work {
+            difficulty,
+            job,
+            clean,
+        })
     }
 
     pub(super) fn version_mask_line(mask: VersionMask) -> String {
         SetVersionMask { mask }.to_line()
+    }
+}
+
+/// The notify line for `job`, with `clean_jobs` set when `force_clean`.
+fn notify_line(job: &PoolJob, force_clean: bool) -> String {
+    if force_clean && !job.job.notify().clean_jobs {
+        let mut notify = job.job.notify().clone();
+        notify.clean_jobs = true;
+        notify.to_line()
+    } else {
+        job.notify_line().to_string()
+    }
+}
+
+/// Work the pool sends on its own (a new template, a retarget): a
+/// difficulty if it changed, then a job. Until it is queued, a newer batch
+/// replaces it ([`Work::then`]): a miner that is slow to take its work gets
+/// the newest job, not a backlog of jobs already replaced.
+pub(crate) struct Work {
+    difficulty: Option<String>,
+    job: Arc<PoolJob>,
+    /// The miner must drop the jobs it has (a new block).
+    clean: bool,
+}
+
+impl Work {
+    pub(crate) fn lines(&self) -> Vec<String> {
+        let mut lines = Vec::with_capacity(2);
+        lines.extend(self.difficulty.iter().cloned());
+        lines.push(notify_line(&self.job, self.clean));
+        lines
+    }
+
+    /// `self` then `newer`, as one batch with the same effect on the miner:
+    /// the latest difficulty (each is absolute), the newer job, clean if
+    /// either was (a replaced block's jobs must still be dropped).
+    pub(crate) fn then(self, newer: Work) -> Work {
+        Work {
+            difficulty: newer.difficulty.or(self.difficulty),
+            job: newer.job,
+            clean: self.clean || newer.clean,
+        }
     }
 }
