@@ -207,20 +207,34 @@ impl BitcoindWallet {
             .await
             .map_err(|error| match error {
                 RpcError::Node { code: -18, .. } | RpcError::Node { code: -19, .. } => format!(
-                    "{error} (create or load the pool's wallet: bitcoin-cli createwallet or loadwallet, \
-                     and name it in payout.wallet)"
+                    "{}: {error} (create or load the pool's wallet: bitcoin-cli createwallet or loadwallet, \
+                     and name it in payout.wallet)",
+                    self.rpc.url
                 ),
                 other => other.to_string(),
             })?;
         let name = info["walletname"].as_str().unwrap_or_default();
-        let balance = info["balance"]
-            .as_f64()
-            .and_then(|btc| Amount::from_btc(btc).ok())
-            .ok_or_else(|| format!("getwalletinfo answered without a balance: {info}"))?;
+        let btc = |value: &Value| value.as_f64().and_then(|btc| Amount::from_btc(btc).ok());
+        // Core 30 dropped getwalletinfo's `balance`; getbalances (Core
+        // 0.19 on) has it, split by maturity. Older nodes lack getbalances.
+        let (spendable, immature) = match self.call("getbalances", Vec::new()).await {
+            Ok(balances) => (
+                btc(&balances["mine"]["trusted"]),
+                btc(&balances["mine"]["immature"]),
+            ),
+            Err(RpcError::Node { code: -32601, .. }) => (btc(&info["balance"]), None),
+            Err(error) => return Err(error.to_string()),
+        };
+        let spendable = spendable
+            .ok_or_else(|| format!("the node's wallet {name:?} reports no balance: {info}"))?;
+        let immature = immature
+            .filter(|amount| *amount > Amount::ZERO)
+            .map(|amount| format!(" ({} sat immature)", amount.to_sat()))
+            .unwrap_or_default();
         Ok(format!(
-            "wallet {name:?} on {}, balance {} sat",
+            "wallet {name:?} on {}, balance {} sat{immature}",
             self.rpc.url,
-            balance.to_sat()
+            spendable.to_sat()
         ))
     }
 }
