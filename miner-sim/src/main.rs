@@ -59,6 +59,14 @@ async fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))
         .with_writer(std::io::stderr)
         .init();
+    // Unoptimised (`cargo run` without --release), the batch kernel's
+    // lanes overflow rayon's default 2 MiB thread stack.
+    if let Err(error) = rayon::ThreadPoolBuilder::new()
+        .stack_size(16 << 20)
+        .build_global()
+    {
+        return fail(&format!("cannot start the hashing threads: {error}"));
+    }
     let pool = match tokio::net::lookup_host(&args.pool).await {
         Ok(mut addresses) => match addresses.next() {
             Some(pool) => pool,

@@ -28,6 +28,7 @@ use tokio::sync::Notify;
 ledger_backend::on_both_backends!(
     pplns_block_is_split_over_both_nodes_shares_exactly,
     matured_block_releases_credits_and_orphaned_block_reverses_them,
+    an_orphaned_block_back_in_the_best_chain_gets_its_credits_back,
     solo_and_pps_blocks_are_recorded_not_split,
     pps_credits_are_settled_and_paid_once,
     run_killed_after_recording_before_sending_pays_once,
@@ -514,6 +515,89 @@ async fn matured_block_releases_credits_and_orphaned_block_reverses_them(db: Tes
     // The orphan stays orphaned; nothing is paid again.
     let report = run_once(&ledger, &chain, &wallet, &settings).await.unwrap();
     assert!(report.batch.is_none() && report.orphaned_blocks.is_empty());
+    assert_eq!(wallet.transactions(), 1);
+    ledger.close().await;
+}
+
+/// Issue 11: a reorg that brings an orphaned block back (Core's
+/// `reconsiderblock`, or a longer branch on it) restores its credits; they
+/// mature and are paid like any block's, once.
+async fn an_orphaned_block_back_in_the_best_chain_gets_its_credits_back(db: TestDb) {
+    let ledger = open(&db).await;
+    let (source, chain) = chain();
+    let a = address(1);
+    for n in 0..4 {
+        ledger
+            .record_share(share(1, n, &a, 1.0, 1_000.0))
+            .await
+            .unwrap();
+    }
+    let parent = source.with_simnet(|simnet| simnet.best_block_hash());
+    let y = mine(&source, 1)[0];
+    let height_y = source.with_simnet(|simnet| simnet.tip_height());
+    ledger
+        .record_block(found_block(
+            y.to_string(),
+            height_y,
+            5_000_000_000,
+            PayoutMode::Pplns,
+            &a,
+            T0 + 10,
+        ))
+        .await
+        .unwrap();
+    // A rival branch of two beats Y.
+    source.with_simnet(|simnet| {
+        let first = simnet
+            .mine_block(&parent, &pool_script(), b"rival")
+            .unwrap();
+        assert!(simnet.process_block(&first).is_err());
+        let second = simnet
+            .mine_block(&first.block_hash(), &pool_script(), b"rival")
+            .unwrap();
+        simnet.process_block(&second).unwrap();
+    });
+    let wallet = MemoryWallet::new();
+    let settings = run_settings(PayoutMode::Pplns, 1);
+    let report = run_once(&ledger, &chain, &wallet, &settings).await.unwrap();
+    assert_eq!(report.orphaned_blocks, vec![y.to_string()]);
+    let y_row = ledger.block_by_hash(&y.to_string()).await.unwrap().unwrap();
+    assert_eq!(y_row.status, BlockStatus::Orphaned);
+
+    // Y's branch grows past the rival: Y is back in the best chain.
+    source.with_simnet(|simnet| {
+        let mut tip = y;
+        for _ in 0..2 {
+            let block = simnet.mine_block(&tip, &pool_script(), b"back").unwrap();
+            tip = block.block_hash();
+            let _ = simnet.process_block(&block);
+        }
+        assert_eq!(simnet.best_block_hash(), tip, "Y's branch leads");
+    });
+    let report = run_once(&ledger, &chain, &wallet, &settings).await.unwrap();
+    assert_eq!(
+        report.restored_blocks,
+        vec![y.to_string()],
+        "{}",
+        report.summary()
+    );
+    assert!(report.orphaned_blocks.is_empty());
+    let y_row = ledger.block_by_hash(&y.to_string()).await.unwrap().unwrap();
+    assert_eq!(y_row.status, BlockStatus::Submitted);
+    assert_eq!(y_row.confirmations, 3);
+    let credits = ledger.block_credits(y_row.id).await.unwrap();
+    assert!(!credits.is_empty());
+    assert!(credits.iter().all(|c| c.state == CreditState::Immature));
+
+    // It matures and is paid, once; a later run restores nothing again.
+    mine(&source, 97);
+    let report = run_once(&ledger, &chain, &wallet, &settings).await.unwrap();
+    assert_eq!(report.confirmed_blocks, vec![y.to_string()]);
+    assert!(report.restored_blocks.is_empty());
+    let paid: u64 = wallet.paid().values().sum();
+    assert_eq!(paid + y_row.pool_fee_sat, 5_000_000_000);
+    let report = run_once(&ledger, &chain, &wallet, &settings).await.unwrap();
+    assert!(report.batch.is_none() && report.restored_blocks.is_empty());
     assert_eq!(wallet.transactions(), 1);
     ledger.close().await;
 }

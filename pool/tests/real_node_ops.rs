@@ -381,3 +381,145 @@ async fn the_poll_finds_new_blocks_when_zmq_is_silent() {
         .await
         .expect("the node stops");
 }
+
+/// `pool payout` with the pool's config, as cron runs it: its summary.
+fn pool_payout(config: &std::path::Path) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_pool"))
+        .args(["payout", "--config"])
+        .arg(config)
+        .env_clear()
+        .output()
+        .expect("run pool payout");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "pool payout failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// A real reorg: the pool's blocks from height 3 on are invalidated and a
+/// shorter rival branch mined; `pool payout` orphans them and reverses
+/// their credits. `reconsiderblock` brings the longer branch back and the
+/// next run restores them, credits immature again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_reorg_orphans_the_pools_blocks_and_reconsider_brings_them_back() {
+    use pool::ledger::accounts::CreditState;
+    use pool::ledger::{BlockStatus, Ledger};
+    let Some(exe) = bitcoind_exe() else { return };
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let node = tokio::task::spawn_blocking(move || {
+        let node = CoreNode::start(&exe, Chain::Regtest, NodeOptions::default());
+        node.call("createwallet", &[json!("pool")]);
+        node
+    })
+    .await
+    .expect("the node starts");
+    let dir = TempDir::new("real-node-reorg");
+    let text = config_text(&dir, "regtest", &node.config_toml(), "pool");
+    let path = dir.write("pool.toml", &text);
+    let config = Config::from_toml_str(&text, Vec::<(String, String)>::new()).expect("config");
+    let pool = Pool::start(&config).await.expect("the pool starts");
+    let mut miner = MinerConfig::new(
+        pool.stratum_addr(),
+        format!("{ADDRESS}.rig"),
+        Dialect::Cgminer,
+    );
+    miner.hashrate = 2e6;
+    let swarm = Swarm::start(vec![miner]);
+    eventually("six blocks from the pool", Duration::from_secs(60), || {
+        node.height() >= 6
+    })
+    .await;
+    swarm.stop().await;
+    pool.shutdown().await;
+    let ours = node.height();
+
+    let summary = pool_payout(&path);
+    assert!(
+        summary.contains(&format!("blocks credited {ours}")),
+        "{summary}"
+    );
+
+    // Invalidate the pool's block at height 3; a rival branch of two.
+    let third = node.call("getblockhash", &[json!(3)]);
+    node.call("invalidateblock", &[third.clone()]);
+    let rival = node
+        .wallet_client("pool")
+        .call::<String>("getnewaddress", &[])
+        .expect("an address");
+    node.call("generatetoaddress", &[json!(2), json!(rival)]);
+    assert_eq!(node.height(), 4);
+    let orphaned = ours - 2;
+    let summary = pool_payout(&path);
+    assert!(
+        summary.contains(&format!("orphaned {orphaned}")),
+        "{summary}"
+    );
+
+    let ledger_url = format!("sqlite://{}/pool.db", dir.path().display());
+    let states = |ledger: Ledger| async move {
+        let mut states = Vec::new();
+        for block in ledger.blocks().await.expect("blocks") {
+            let credits = ledger.block_credits(block.id).await.expect("credits");
+            assert!(!credits.is_empty(), "block {} has credits", block.height);
+            let state = credits[0].state;
+            assert!(credits.iter().all(|credit| credit.state == state));
+            states.push((block.height, block.status, state));
+        }
+        ledger.close().await;
+        states.sort_by_key(|(height, _, _)| *height);
+        states
+    };
+    let after_reorg = states(Ledger::open(&ledger_url).await.expect("ledger")).await;
+    for (height, status, credits) in &after_reorg {
+        if *height >= 3 {
+            assert_eq!(
+                (*status, *credits),
+                (BlockStatus::Orphaned, CreditState::Reversed)
+            );
+        } else {
+            assert_eq!(
+                (*status, *credits),
+                (BlockStatus::Submitted, CreditState::Immature)
+            );
+        }
+    }
+
+    // The longer branch comes back: so do the blocks and their credits.
+    node.call("reconsiderblock", &[third]);
+    assert_eq!(node.height(), ours);
+    let summary = pool_payout(&path);
+    assert!(
+        summary.contains(&format!(
+            "orphaned blocks back in the best chain {orphaned}"
+        )),
+        "{summary}"
+    );
+    let restored = states(Ledger::open(&ledger_url).await.expect("ledger")).await;
+    assert_eq!(restored.len() as u64, ours);
+    for (height, status, credits) in &restored {
+        assert_eq!(
+            (*status, *credits),
+            (BlockStatus::Submitted, CreditState::Immature),
+            "block {height}"
+        );
+    }
+    // The books still balance after the round trip.
+    let audit = Command::new(env!("CARGO_BIN_EXE_pool"))
+        .args(["audit", "--config"])
+        .arg(&path)
+        .env_clear()
+        .output()
+        .expect("run pool audit");
+    assert!(
+        audit.status.success(),
+        "pool audit: {}{}",
+        String::from_utf8_lossy(&audit.stdout),
+        String::from_utf8_lossy(&audit.stderr)
+    );
+    tokio::task::spawn_blocking(move || drop(node))
+        .await
+        .expect("the node stops");
+}

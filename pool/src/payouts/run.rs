@@ -53,6 +53,10 @@ pub const PAYMENT_DEPTH: i64 = 6;
 /// may be too low: `bitcoin-cli bumpfee`, which the run then follows).
 const STUCK_AFTER_MS: i64 = 6 * 3_600_000;
 
+/// How long an orphaned block is still looked for in the best chain: a
+/// reorg that brings a block back happens within minutes, not days.
+const ORPHAN_WATCH_MS: i64 = 86_400_000;
+
 /// A block the node has not seen is orphaned once it is this old: a block
 /// the pool submitted reaches every node within seconds if it is valid.
 const UNKNOWN_BLOCK_GRACE_MS: i64 = 3_600_000;
@@ -105,6 +109,8 @@ pub struct RunReport {
     pub credited_blocks: Vec<String>,
     pub confirmed_blocks: Vec<String>,
     pub orphaned_blocks: Vec<String>,
+    /// Orphaned blocks a reorg brought back: their credits are immature again.
+    pub restored_blocks: Vec<String>,
     /// Blocks whose depth could not be read (the chain's error).
     pub chain_errors: Vec<String>,
     pub settled: Settlement,
@@ -126,6 +132,12 @@ impl RunReport {
             self.confirmed_blocks.len(),
             self.orphaned_blocks.len()
         ));
+        if !self.restored_blocks.is_empty() {
+            parts.push(format!(
+                "orphaned blocks back in the best chain {}",
+                self.restored_blocks.len()
+            ));
+        }
         if !self.confirmed_batches.is_empty()
             || !self.replaced_batches.is_empty()
             || !self.reversed_batches.is_empty()
@@ -500,6 +512,20 @@ async fn follow_blocks(
                 orphan(ledger, &block, settings, report, "unknown to the node").await?;
             }
             Depth::Unknown => {}
+        }
+    }
+    // A reorg can undo an orphaning (in the tests, `reconsiderblock`): a
+    // block orphaned lately and back in the best chain is followed again.
+    for block in ledger.blocks_orphaned_since(now - ORPHAN_WATCH_MS).await? {
+        if let Ok(Depth::InBestChain(confirmations)) = chain.depth(&block.hash).await {
+            if settings.dry_run
+                || ledger
+                    .restore_orphaned_block(block.id, confirmations)
+                    .await?
+            {
+                tracing::warn!(hash = %block.hash, height = block.height, confirmations, "orphaned block back in the best chain: its credits are restored");
+                report.restored_blocks.push(block.hash.clone());
+            }
         }
     }
     Ok(maturing)

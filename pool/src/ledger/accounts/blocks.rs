@@ -131,6 +131,14 @@ const SET_CONFIRMATIONS: &str = "UPDATE blocks SET confirmations = $1, status_ms
 const SET_STATUS: &str = "UPDATE blocks SET status = $1, confirmations = $2, status_ms = $3 \
      WHERE id = $4 AND status = 'submitted'";
 
+const RESTORE_ORPHAN: &str = "UPDATE blocks SET status = 'submitted', confirmations = $1, \
+     status_ms = $2 WHERE id = $3 AND status = 'orphaned'";
+
+const RESTORE_CREDITS: &str = "UPDATE block_credits SET state = 'immature' \
+     WHERE block_id = $1 AND state = 'reversed'";
+
+const ORPHANED_SINCE: &str = "status = 'orphaned' AND status_ms >= $1";
+
 const SET_CREDIT_STATE: &str = "UPDATE block_credits SET state = $1 \
      WHERE block_id = $2 AND state = 'immature'";
 
@@ -183,6 +191,56 @@ impl Ledger {
     /// Blocks whose status can still change (submitted), oldest first.
     pub async fn blocks_in_flight(&self) -> Result<Vec<StoredBlock>, LedgerError> {
         self.blocks_where("status = 'submitted'").await
+    }
+
+    /// Blocks orphaned at or after `since_ms` (unix ms), oldest first: a
+    /// reorg may still bring them back.
+    pub async fn blocks_orphaned_since(
+        &self,
+        since_ms: i64,
+    ) -> Result<Vec<StoredBlock>, LedgerError> {
+        let sql = format!("SELECT {BLOCK_COLUMNS} FROM blocks WHERE {ORPHANED_SINCE} ORDER BY id");
+        with_pool!(&self.inner.db, pool => {
+            let rows = sqlx::query(&sql)
+                .bind(since_ms)
+                .fetch_all(pool)
+                .await
+                .map_err(LedgerError::Query)?;
+            rows.iter().map(super::super::queries::block_from_row).collect()
+        })
+    }
+
+    /// Orphaned → submitted, for a block a reorg brought back into the best
+    /// chain: its reversed credits are immature again, in the same
+    /// transaction (orphaning only ever reverses immature credits, so no
+    /// balance moved). Returns false if it was not `orphaned`.
+    pub async fn restore_orphaned_block(
+        &self,
+        block_id: i64,
+        confirmations: i64,
+    ) -> Result<bool, LedgerError> {
+        let db = &self.inner.db;
+        let begin = db.backend().begin_write();
+        with_pool!(db, pool => {
+            let mut tx = pool.begin_with(begin).await.map_err(LedgerError::Query)?;
+            let changed = sqlx::query(RESTORE_ORPHAN)
+                .bind(confirmations)
+                .bind(unix_millis())
+                .bind(block_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(LedgerError::Query)?;
+            if changed.rows_affected() == 0 {
+                return Ok(false);
+            }
+            sqlx::query(RESTORE_CREDITS)
+                .bind(block_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(LedgerError::Query)?;
+            tx.commit().await.map_err(LedgerError::Query)?;
+            Ok(true)
+        })
     }
 
     /// Blocks not yet credited, oldest first.
