@@ -444,7 +444,7 @@ async fn a_real_reorg_orphans_the_pools_blocks_and_reconsider_brings_them_back()
 
     // Invalidate the pool's block at height 3; a rival branch of two.
     let third = node.call("getblockhash", &[json!(3)]);
-    node.call("invalidateblock", &[third.clone()]);
+    node.call("invalidateblock", std::slice::from_ref(&third));
     let rival = node
         .wallet_client("pool")
         .call::<String>("getnewaddress", &[])
