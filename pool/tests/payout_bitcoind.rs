@@ -4,106 +4,22 @@
 //! pays miners' balances in one sendmany whose comment is the batch id; a
 //! batch recorded but never sent is cancelled and paid afresh; a batch
 //! sent but never marked is found in the wallet by its comment and not
-//! paid again.
+//! paid again; a payment fee-bumped in the wallet is followed through its
+//! replacement to confirmation.
 
 #[path = "support/mod.rs"]
 mod support;
 
-use bitcoincore_rpc::{Auth, Client, RpcApi};
-use pool::config::{BitcoindConfig, Network as PoolNetwork, PayoutMode};
+use bitcoincore_rpc::{Client, RpcApi};
+use pool::config::{Network as PoolNetwork, PayoutMode};
 use pool::ledger::accounts::{BatchState, PayoutLine};
 use pool::ledger::{Ledger, NewShare};
 use pool::payouts::{
     payout_run, BitcoindChain, BitcoindWallet, CreditSettings, RunSettings, Wallet,
 };
 use serde_json::{json, Value};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-use support::{closed_port, TempDir};
-
-const USER: &str = "pool";
-const PASSWORD: &str = "payout-test";
-
-struct Bitcoind {
-    child: Child,
-    rpc_port: u16,
-    _dir: TempDir,
-}
-
-impl Drop for Bitcoind {
-    fn drop(&mut self) {
-        let _ = self.client("").stop();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-    }
-}
-
-impl Bitcoind {
-    fn start(exe: &str) -> Bitcoind {
-        let dir = TempDir::new("bitcoind");
-        let rpc_port = closed_port();
-        let child = Command::new(exe)
-            .args([
-                "-regtest",
-                "-server",
-                "-listen=0",
-                "-fallbackfee=0.0002",
-                "-rpcbind=127.0.0.1",
-                "-rpcallowip=127.0.0.1",
-            ])
-            .arg(format!("-datadir={}", dir.path().display()))
-            .arg(format!("-rpcport={rpc_port}"))
-            .arg(format!("-rpcuser={USER}"))
-            .arg(format!("-rpcpassword={PASSWORD}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start bitcoind");
-        let node = Bitcoind {
-            child,
-            rpc_port,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while node.client("").get_blockchain_info().is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "bitcoind did not answer within 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        node
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.rpc_port)
-    }
-
-    fn client(&self, wallet: &str) -> Client {
-        let url = if wallet.is_empty() {
-            self.url()
-        } else {
-            format!("{}/wallet/{wallet}", self.url())
-        };
-        Client::new(&url, Auth::UserPass(USER.into(), PASSWORD.into())).expect("rpc client")
-    }
-
-    fn config(&self) -> BitcoindConfig {
-        BitcoindConfig {
-            url: self.url(),
-            user: Some(USER.into()),
-            password: Some(PASSWORD.into()),
-            cookie: None,
-            zmq: None,
-        }
-    }
-}
+use support::core_node::{bitcoind_exe, Chain, CoreNode, NodeOptions};
+use support::TempDir;
 
 fn call(client: &Client, method: &str, params: &[Value]) -> Value {
     client
@@ -154,60 +70,103 @@ async fn credit(ledger: &Ledger, n: u64, address: &str, amount: u64) {
         .unwrap();
 }
 
+/// A regtest node with a funded `pool` wallet and a `miners` wallet, a
+/// fresh ledger, and what `pool payout` is built from.
+struct PayoutWorld {
+    _node: CoreNode,
+    base: Client,
+    pool_wallet: Client,
+    miners: Client,
+    ledger: Ledger,
+    chain: BitcoindChain,
+    wallet: BitcoindWallet,
+    settings: RunSettings,
+    _dir: TempDir,
+}
+
+impl PayoutWorld {
+    async fn start(exe: &str) -> PayoutWorld {
+        let node = CoreNode::start(exe, Chain::Regtest, NodeOptions::default());
+        let base = node.client();
+        call(&base, "createwallet", &[json!("pool")]);
+        call(&base, "createwallet", &[json!("miners")]);
+        let pool_wallet = node.wallet_client("pool");
+        let miners = node.wallet_client("miners");
+        let funding = call(&pool_wallet, "getnewaddress", &[]);
+        call(&base, "generatetoaddress", &[json!(101), funding]);
+        let dir = TempDir::new("payout-bitcoind");
+        let ledger = Ledger::open(&format!("sqlite://{}/ledger.db", dir.path().display()))
+            .await
+            .unwrap();
+        let chain = BitcoindChain::new(&node.config(), PoolNetwork::Regtest).unwrap();
+        let payout_config = pool::config::PayoutConfig {
+            wallet: "pool".to_string(),
+            ..Default::default()
+        };
+        let wallet =
+            BitcoindWallet::new(&node.config(), PoolNetwork::Regtest, &payout_config).unwrap();
+        let settings = RunSettings {
+            credit: CreditSettings {
+                mode: PayoutMode::Pps,
+                fee: payout::Fee::from_basis_points(0).unwrap(),
+                window: payout::Score::from_blocks(2.0).unwrap(),
+            },
+            threshold_sat: 10_000,
+            maturity: 100,
+            network: bitcoin::Network::Regtest,
+            dry_run: false,
+        };
+        PayoutWorld {
+            _node: node,
+            base,
+            pool_wallet,
+            miners,
+            ledger,
+            chain,
+            wallet,
+            settings,
+            _dir: dir,
+        }
+    }
+
+    fn miner_address(&self) -> String {
+        call(&self.miners, "getnewaddress", &[])
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    async fn run(&self) -> pool::payouts::RunReport {
+        payout_run(&self.ledger, &self.chain, &self.wallet, &self.settings)
+            .await
+            .unwrap()
+    }
+
+    fn mine(&self, blocks: u64) {
+        let to = call(&self.pool_wallet, "getnewaddress", &[]);
+        call(&self.base, "generatetoaddress", &[json!(blocks), to]);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_wallet_pays_each_balance_exactly_once() {
-    let Ok(exe) = std::env::var("BITCOIND_EXE") else {
-        test_skip::skip!(
-            test_skip::Service::Bitcoind,
-            "BITCOIND_EXE is not set; point it at a bitcoind binary"
-        );
-        return;
-    };
-    let node = Bitcoind::start(&exe);
-    let base = node.client("");
-    call(&base, "createwallet", &[json!("pool")]);
-    call(&base, "createwallet", &[json!("miners")]);
-    let pool_wallet = node.client("pool");
-    let miners = node.client("miners");
-    let funding = call(&pool_wallet, "getnewaddress", &[]);
-    call(&base, "generatetoaddress", &[json!(101), funding]);
-    let alice = call(&miners, "getnewaddress", &[])
-        .as_str()
-        .unwrap()
-        .to_string();
-    let bob = call(&miners, "getnewaddress", &[])
-        .as_str()
-        .unwrap()
-        .to_string();
-
-    let dir = TempDir::new("payout-bitcoind");
-    let ledger = Ledger::open(&format!("sqlite://{}/ledger.db", dir.path().display()))
-        .await
-        .unwrap();
-    let chain = BitcoindChain::new(&node.config(), PoolNetwork::Regtest).unwrap();
-    let payout_config = pool::config::PayoutConfig {
-        wallet: "pool".to_string(),
-        ..Default::default()
-    };
-    let wallet = BitcoindWallet::new(&node.config(), PoolNetwork::Regtest, &payout_config).unwrap();
-    let settings = RunSettings {
-        credit: CreditSettings {
-            mode: PayoutMode::Pps,
-            fee: payout::Fee::from_basis_points(0).unwrap(),
-            window: payout::Score::from_blocks(2.0).unwrap(),
-        },
-        threshold_sat: 10_000,
-        maturity: 100,
-        network: bitcoin::Network::Regtest,
-        dry_run: false,
-    };
+    let Some(exe) = bitcoind_exe() else { return };
+    let world = PayoutWorld::start(&exe).await;
+    let PayoutWorld {
+        base,
+        pool_wallet,
+        miners,
+        ledger,
+        wallet,
+        ..
+    } = &world;
+    let alice = world.miner_address();
+    let bob = world.miner_address();
 
     // A normal run: one sendmany, its comment the batch id.
     credit(&ledger, 1, &alice, 150_000).await;
     credit(&ledger, 2, &bob, 70_000).await;
-    let report = payout_run(&ledger, &chain, &wallet, &settings)
-        .await
-        .unwrap();
+    let report = world.run().await;
     let batch = report.batch.expect("a batch");
     assert_eq!(batch.state, BatchState::Sent);
     let txid = batch.txid.clone().unwrap();
@@ -234,9 +193,7 @@ async fn a_real_wallet_pays_each_balance_exactly_once() {
         )
         .await
         .unwrap();
-    let report = payout_run(&ledger, &chain, &wallet, &settings)
-        .await
-        .unwrap();
+    let report = world.run().await;
     assert_eq!(report.cancelled, vec![unsent.id.clone()]);
     let repaid = report.batch.expect("paid afresh");
     assert_eq!(repaid.total_sat, 30_000);
@@ -254,9 +211,7 @@ async fn a_real_wallet_pays_each_balance_exactly_once() {
         .await
         .unwrap();
     let sent_txid = wallet.send_many(&lines, &sent.id).await.unwrap();
-    let report = payout_run(&ledger, &chain, &wallet, &settings)
-        .await
-        .unwrap();
+    let report = world.run().await;
     assert_eq!(report.recovered, vec![(sent.id.clone(), sent_txid)]);
     assert!(report.batch.is_none(), "{}", report.summary());
     assert_eq!(sends_with_comment(&pool_wallet, "pool-payout-sent"), 1);
@@ -281,9 +236,7 @@ async fn a_real_wallet_pays_each_balance_exactly_once() {
         "generatetoaddress",
         &[json!(6), call(&pool_wallet, "getnewaddress", &[])],
     );
-    let report = payout_run(&ledger, &chain, &wallet, &settings)
-        .await
-        .unwrap();
+    let report = world.run().await;
     assert_eq!(report.confirmed_batches.len(), 3, "{}", report.summary());
     assert!(ledger
         .batches()
@@ -291,5 +244,52 @@ async fn a_real_wallet_pays_each_balance_exactly_once() {
         .unwrap()
         .iter()
         .all(|batch| matches!(batch.state, BatchState::Confirmed | BatchState::Cancelled)));
-    ledger.close().await;
+    world.ledger.close().await;
+}
+
+/// The operator bumps a stuck payment's fee in the wallet (`bumpfee`: the
+/// batch signals replace-by-fee). The next run follows the replacement and
+/// records its txid; buried six deep, the batch is confirmed; the miner is
+/// paid once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bumped_payment_is_followed_to_confirmation_and_paid_once() {
+    let Some(exe) = bitcoind_exe() else { return };
+    let world = PayoutWorld::start(&exe).await;
+    let alice = world.miner_address();
+    credit(&world.ledger, 1, &alice, 250_000).await;
+    let batch = world.run().await.batch.expect("a batch");
+    let original = batch.txid.clone().expect("sent");
+    let bumped = call(&world.pool_wallet, "bumpfee", &[json!(original)]);
+    let replacement = bumped["txid"].as_str().expect("a txid").to_string();
+    assert_ne!(replacement, original);
+
+    world.mine(1);
+    let report = world.run().await;
+    assert_eq!(
+        report.replaced_batches,
+        vec![(batch.id.clone(), replacement.clone())],
+        "{}",
+        report.summary()
+    );
+    assert!(report.batch.is_none(), "{}", report.summary());
+
+    world.mine(6);
+    let report = world.run().await;
+    assert_eq!(
+        report.confirmed_batches,
+        vec![batch.id.clone()],
+        "{}",
+        report.summary()
+    );
+    let batches = world.ledger.batches().await.unwrap();
+    let recorded = batches
+        .iter()
+        .find(|b| b.id == batch.id)
+        .expect("the batch");
+    assert_eq!(recorded.state, BatchState::Confirmed);
+    assert_eq!(recorded.txid.as_deref(), Some(replacement.as_str()));
+    assert_eq!(received(&world.miners, &alice), 250_000);
+    let report = world.run().await;
+    assert!(report.batch.is_none() && report.confirmed_batches.is_empty());
+    world.ledger.close().await;
 }
