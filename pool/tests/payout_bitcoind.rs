@@ -164,24 +164,24 @@ async fn a_real_wallet_pays_each_balance_exactly_once() {
     let bob = world.miner_address();
 
     // A normal run: one sendmany, its comment the batch id.
-    credit(&ledger, 1, &alice, 150_000).await;
-    credit(&ledger, 2, &bob, 70_000).await;
+    credit(ledger, 1, &alice, 150_000).await;
+    credit(ledger, 2, &bob, 70_000).await;
     let report = world.run().await;
     let batch = report.batch.expect("a batch");
     assert_eq!(batch.state, BatchState::Sent);
     let txid = batch.txid.clone().unwrap();
-    let tx = call(&pool_wallet, "gettransaction", &[json!(txid)]);
+    let tx = call(pool_wallet, "gettransaction", &[json!(txid)]);
     assert_eq!(tx["comment"], batch.id.as_str());
     call(
-        &base,
+        base,
         "generatetoaddress",
-        &[json!(1), call(&pool_wallet, "getnewaddress", &[])],
+        &[json!(1), call(pool_wallet, "getnewaddress", &[])],
     );
-    assert_eq!(received(&miners, &alice), 150_000);
-    assert_eq!(received(&miners, &bob), 70_000);
+    assert_eq!(received(miners, &alice), 150_000);
+    assert_eq!(received(miners, &bob), 70_000);
 
     // Recorded, then killed before sending: cancelled, then paid once.
-    credit(&ledger, 3, &alice, 30_000).await;
+    credit(ledger, 3, &alice, 30_000).await;
     ledger.settle_share_credits("test-settle-1").await.unwrap();
     let unsent = ledger
         .create_batch(
@@ -197,10 +197,10 @@ async fn a_real_wallet_pays_each_balance_exactly_once() {
     assert_eq!(report.cancelled, vec![unsent.id.clone()]);
     let repaid = report.batch.expect("paid afresh");
     assert_eq!(repaid.total_sat, 30_000);
-    assert_eq!(sends_with_comment(&pool_wallet, "pool-payout-unsent"), 0);
+    assert_eq!(sends_with_comment(pool_wallet, "pool-payout-unsent"), 0);
 
     // Sent, then killed before the txid was recorded: found, not resent.
-    credit(&ledger, 4, &bob, 40_000).await;
+    credit(ledger, 4, &bob, 40_000).await;
     ledger.settle_share_credits("test-settle-2").await.unwrap();
     let lines = [PayoutLine {
         address: bob.clone(),
@@ -214,15 +214,15 @@ async fn a_real_wallet_pays_each_balance_exactly_once() {
     let report = world.run().await;
     assert_eq!(report.recovered, vec![(sent.id.clone(), sent_txid)]);
     assert!(report.batch.is_none(), "{}", report.summary());
-    assert_eq!(sends_with_comment(&pool_wallet, "pool-payout-sent"), 1);
+    assert_eq!(sends_with_comment(pool_wallet, "pool-payout-sent"), 1);
 
     call(
-        &base,
+        base,
         "generatetoaddress",
-        &[json!(1), call(&pool_wallet, "getnewaddress", &[])],
+        &[json!(1), call(pool_wallet, "getnewaddress", &[])],
     );
-    assert_eq!(received(&miners, &alice), 180_000);
-    assert_eq!(received(&miners, &bob), 110_000);
+    assert_eq!(received(miners, &alice), 180_000);
+    assert_eq!(received(miners, &bob), 110_000);
     assert!(ledger
         .balances()
         .await
@@ -232,9 +232,9 @@ async fn a_real_wallet_pays_each_balance_exactly_once() {
 
     // Buried six deep, every sent batch is confirmed by the next run.
     call(
-        &base,
+        base,
         "generatetoaddress",
-        &[json!(6), call(&pool_wallet, "getnewaddress", &[])],
+        &[json!(6), call(pool_wallet, "getnewaddress", &[])],
     );
     let report = world.run().await;
     assert_eq!(report.confirmed_batches.len(), 3, "{}", report.summary());
