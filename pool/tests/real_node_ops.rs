@@ -270,6 +270,19 @@ async fn a_killed_node_fails_over_to_its_peer_and_is_picked_up_again() {
     })
     .await;
 
+    // The pool itself sent its blocks to both (not only Core's relay).
+    let blocks = pool.ledger().blocks().await.expect("the ledger's blocks");
+    let first_url = first.as_ref().unwrap().url();
+    let both = blocks
+        .iter()
+        .filter(|block| block.answers.contains(&first_url) && block.answers.contains(&second.url()))
+        .count();
+    assert!(
+        both >= 10,
+        "{both} of {} blocks went to both nodes",
+        blocks.len()
+    );
+
     let mut killed = first.take().unwrap();
     killed.kill();
     let at_kill = second.height();
@@ -285,7 +298,6 @@ async fn a_killed_node_fails_over_to_its_peer_and_is_picked_up_again() {
         stats.chain().height as u64 >= at_kill + 5,
         "the pool's template follows the second node"
     );
-    let first_url = killed.url();
     assert_eq!(node_up(pool.web_addr(), &first_url).await, Some(0));
     assert_eq!(node_up(pool.web_addr(), &second.url()).await, Some(1));
 
