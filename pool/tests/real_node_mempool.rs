@@ -15,7 +15,7 @@ use pool::config::Config;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use support::core_node::{bitcoind_exe, Chain, CoreNode, NodeOptions};
+use support::core_node::{bitcoind_exe, pool_toml, Chain, CoreNode, NodeOptions};
 use support::TempDir;
 
 const ADDRESS: &str = "bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9";
@@ -88,29 +88,13 @@ async fn a_full_template_of_legacy_segwit_and_taproot_spends_is_a_block_core_acc
     let base = node.height();
 
     let dir = TempDir::new("real-node-mempool");
-    let text = format!(
-        r#"[pool]
-network = "regtest"
-address = "{ADDRESS}"
-mode = "pplns"
-
-[stratum]
-listen = "127.0.0.1:0"
-
-[chain]
-source = "bitcoind"
-poll_interval_ms = 200
-blocks_dir = "{dir}/blocks"
-
-{entry}
-[database]
-url = "sqlite://{dir}/pool.db"
-
-[web]
-listen = "127.0.0.1:0"
-"#,
-        dir = dir.path().display(),
-        entry = node.config_toml(),
+    let text = pool_toml(
+        dir.path(),
+        "regtest",
+        ADDRESS,
+        "/pool/",
+        &node.config_toml(),
+        "",
     );
     let config = Config::from_toml_str(&text, Vec::<(String, String)>::new()).expect("config");
     let pool = Pool::start(&config).await.expect("the pool starts");

@@ -23,7 +23,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::core_node::{bitcoind_exe, Chain, CoreNode, NodeOptions};
+use support::core_node::{bitcoind_exe, pool_toml, Chain, CoreNode, NodeOptions};
 use support::TempDir;
 
 /// The pool's payout address (regtest form; the same program on signet).
@@ -50,33 +50,13 @@ fn address_on(network: Network) -> String {
 }
 
 fn pool_config(chain: Chain, node: &CoreNode, dir: &TempDir) -> Config {
-    let text = format!(
-        r#"[pool]
-network = "{network}"
-address = "{address}"
-tag = "{TAG}"
-mode = "pplns"
-
-[stratum]
-listen = "127.0.0.1:0"
-
-[chain]
-source = "bitcoind"
-poll_interval_ms = 200
-blocks_dir = "{blocks}"
-
-{node}
-[database]
-url = "sqlite://{dir}/pool.db"
-
-[web]
-listen = "127.0.0.1:0"
-"#,
-        network = chain.pool_network(),
-        address = address_on(chain.bitcoin_network()),
-        blocks = dir.path().join("blocks").display(),
-        node = node.config_toml(),
-        dir = dir.path().display(),
+    let text = pool_toml(
+        dir.path(),
+        chain.pool_network(),
+        &address_on(chain.bitcoin_network()),
+        TAG,
+        &node.config_toml(),
+        "",
     );
     Config::from_toml_str(&text, Vec::<(String, String)>::new()).expect("a valid config")
 }

@@ -12,7 +12,7 @@ use pool::config::Config;
 use serde_json::json;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::core_node::{bitcoind_exe, Chain, CoreNode, NodeOptions, PASSWORD, USER};
+use support::core_node::{bitcoind_exe, pool_toml, Chain, CoreNode, NodeOptions, PASSWORD, USER};
 use support::{closed_port, TempDir};
 
 const ADDRESS: &str = "bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9";
@@ -22,32 +22,7 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 
 /// A `pool.toml` for `nodes` (their `[[bitcoind]]` entries, as TOML).
 fn config_text(dir: &TempDir, network: &str, nodes: &str, wallet: &str) -> String {
-    format!(
-        r#"[pool]
-network = "{network}"
-address = "{ADDRESS}"
-mode = "pplns"
-
-[stratum]
-listen = "127.0.0.1:0"
-
-[chain]
-source = "bitcoind"
-poll_interval_ms = 200
-blocks_dir = "{dir}/blocks"
-
-{nodes}
-[database]
-url = "sqlite://{dir}/pool.db"
-
-[web]
-listen = "127.0.0.1:0"
-
-[payout]
-wallet = "{wallet}"
-"#,
-        dir = dir.path().display(),
-    )
+    pool_toml(dir.path(), network, ADDRESS, "/pool/", nodes, wallet)
 }
 
 /// `pool check` on `text`: its exit status and its lines.
@@ -270,18 +245,28 @@ async fn a_killed_node_fails_over_to_its_peer_and_is_picked_up_again() {
     })
     .await;
 
-    // The pool itself sent its blocks to both (not only Core's relay).
-    let blocks = pool.ledger().blocks().await.expect("the ledger's blocks");
+    // The pool itself sent its blocks to both (not only Core's relay);
+    // each block's row follows its submission.
     let first_url = first.as_ref().unwrap().url();
-    let both = blocks
-        .iter()
-        .filter(|block| block.answers.contains(&first_url) && block.answers.contains(&second.url()))
-        .count();
-    assert!(
-        both >= 10,
-        "{both} of {} blocks went to both nodes",
-        blocks.len()
-    );
+    let started = Instant::now();
+    loop {
+        let blocks = pool.ledger().blocks().await.expect("the ledger's blocks");
+        let both = blocks
+            .iter()
+            .filter(|block| {
+                block.answers.contains(&first_url) && block.answers.contains(&second.url())
+            })
+            .count();
+        if both >= 10 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{both} of {} recorded blocks went to both nodes",
+            blocks.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     let mut killed = first.take().unwrap();
     killed.kill();

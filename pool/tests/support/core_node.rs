@@ -233,3 +233,44 @@ impl Drop for CoreNode {
         let _ = child.wait();
     }
 }
+
+/// A `pool.toml` for a pool on `network` paying `address`, following
+/// `nodes` (their `[[bitcoind]]` entries as TOML), with its ledger and
+/// blocks in `dir`, Stratum and the web on free loopback ports, the tip
+/// polled every 200 ms, and `wallet` as `payout.wallet`.
+pub fn pool_toml(
+    dir: &std::path::Path,
+    network: &str,
+    address: &str,
+    tag: &str,
+    nodes: &str,
+    wallet: &str,
+) -> String {
+    format!(
+        r#"[pool]
+network = "{network}"
+address = "{address}"
+tag = "{tag}"
+mode = "pplns"
+
+[stratum]
+listen = "127.0.0.1:0"
+
+[chain]
+source = "bitcoind"
+poll_interval_ms = 200
+blocks_dir = "{dir}/blocks"
+
+{nodes}
+[database]
+url = "sqlite://{dir}/pool.db"
+
+[web]
+listen = "127.0.0.1:0"
+
+[payout]
+wallet = "{wallet}"
+"#,
+        dir = dir.display(),
+    )
+}

@@ -58,6 +58,17 @@ impl<S: TemplateSource> Session<S> {
         line
     }
 
+    /// `job` (after `difficulty`, if it changed) as a batch, recorded.
+    fn work(&mut self, difficulty: Option<String>, job: Arc<PoolJob>) -> Work {
+        let clean = job.job.notify().clean_jobs;
+        self.record_job(Arc::clone(&job));
+        Work {
+            difficulty,
+            job,
+            clean,
+        }
+    }
+
     /// `job` is this miner's from now on, at the current difficulty.
     fn record_job(&mut self, job: Arc<PoolJob>) {
         if job.job.notify().clean_jobs {
@@ -123,13 +134,7 @@ impl<S: TemplateSource> Session<S> {
             .vardiff
             .set_network_difficulty(job.network_difficulty())
             .map(|_| self.difficulty_line());
-        let clean = job.job.notify().clean_jobs;
-        self.record_job(Arc::clone(&job));
-        Some(Work {
-            difficulty,
-            job,
-            clean,
-        })
+        Some(self.work(difficulty, job))
     }
 
     /// A new difficulty applies from the next job on: send it, then a job
@@ -161,13 +166,7 @@ impl<S: TemplateSource> Session<S> {
             "new difficulty"
         );
         let difficulty = Some(self.difficulty_line());
-        let clean = job.job.notify().clean_jobs;
-        self.record_job(Arc::clone(&job));
-        Some(Work {
-            difficulty,
-            job,
-            clean,
-        })
+        Some(self.work(difficulty, job))
     }
 
     pub(super) fn version_mask_line(mask: VersionMask) -> String {
