@@ -129,6 +129,9 @@ async fn mine_against(chain: Chain) {
     let report = swarm.stop().await;
     done.store(true, Ordering::Relaxed);
     watcher.join().expect("the watcher");
+    // Shutting down finishes every queued submission and flushes the
+    // ledger: the counters and rows below are final.
+    pool.shutdown().await;
     let height = node.height();
     let snapshot = stats.snapshot();
     eprintln!(
@@ -158,7 +161,27 @@ async fn mine_against(chain: Chain) {
         "the pool's template was more than one block from Core's tip (worst {})",
         lag.worst.load(Ordering::Relaxed)
     );
-    assert_eq!(report.total.unexpected_rejections, 0, "{report:?}");
+    // With a new block every ~40 ms, a share can still be answered stale
+    // (21) in the instant between the pool's new template and its clean
+    // notify: the only refusal allowed, and rarely one the miner did not
+    // expect.
+    let rejected = &report.total.rejected;
+    assert_eq!(
+        rejected.other
+            + rejected.duplicate
+            + rejected.low_difficulty
+            + rejected.unauthorized
+            + rejected.not_subscribed
+            + rejected.unlisted,
+        0,
+        "only stale refusals: {rejected:?}"
+    );
+    assert!(
+        report.total.unexpected_rejections * 1000 <= report.total.shares_submitted,
+        "{} of {} shares refused unexpectedly",
+        report.total.unexpected_rejections,
+        report.total.shares_submitted
+    );
     assert_eq!(report.total.disconnections, 0, "the miner was dropped");
     assert_eq!(
         snapshot.slow_miners_dropped, 0,
@@ -202,7 +225,11 @@ async fn mine_against(chain: Chain) {
     }
     // Each block Core has was submitted once, and a solution on a parent
     // the pool had already won was never submitted.
-    let ledger_blocks = pool.ledger().blocks().await.expect("the ledger's blocks");
+    let ledger = pool::ledger::Ledger::open(&config.database.url)
+        .await
+        .expect("the ledger");
+    let ledger_blocks = ledger.blocks().await.expect("the ledger's blocks");
+    ledger.close().await;
     let accepted = ledger_blocks.iter().filter(|block| block.accepted).count() as u64;
     assert_eq!(accepted, height, "ledger rows of accepted blocks");
     assert_eq!(snapshot.blocks_accepted, height);
@@ -210,7 +237,6 @@ async fn mine_against(chain: Chain) {
         snapshot.blocks_found >= snapshot.blocks_accepted + snapshot.block_siblings,
         "{snapshot:?}"
     );
-    pool.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,8 @@
 //! [`MAX_PENDING_ANSWERS`] wait the session stops reading this miner
 //! (back-pressure on its socket, not an unbounded queue in the pool).
 //! Work the pool sends on its own goes out once the writer has taken every
-//! earlier line; until then newer work replaces it, so on a fast test chain
+//! earlier line, or ahead of the next line the session queues; until then
+//! newer work replaces it, so on a fast test chain
 //! a miner gets the newest job, not a backlog, and only a miner that takes
 //! no work for [`WORK_STALL`] is dropped as not keeping up.
 //!
@@ -236,14 +237,25 @@ impl<S: TemplateSource> Session<S> {
         let mut tick = tokio::time::interval(TICK);
         let out = self.out.clone();
         loop {
-            // Lines already framed go first, as far as the bounds let.
             self.now = Instant::now();
+            // New work before lines already read: a share on the replaced
+            // block is then answered stale after the miner's clean job, not
+            // before it.
+            if generation.has_changed().unwrap_or(false) {
+                generation.mark_unchanged();
+                if let Err(close) = self.push_new_work() {
+                    return close;
+                }
+            }
+            // Lines already framed go first, as far as the bounds let.
             if let Err(close) = self.on_framed_lines(&mut framer, &mut pending) {
                 return close;
             }
             let backed_up = self.out.capacity() < OUT_RESERVE;
             let work_waiting = self.deferred.is_some();
-            let reading = pending.len() < MAX_PENDING_ANSWERS && !backed_up && !work_waiting;
+            let reading = pending.len() < MAX_PENDING_ANSWERS && !backed_up;
+            // An answer queued now takes the waiting work with it, first.
+            let room_for_answer = self.out.capacity() > self.deferred_lines();
             tokio::select! {
                 // The writer took every earlier line: the newest work goes.
                 drained = out.reserve_many(OUT_QUEUE), if work_waiting => {
@@ -271,7 +283,7 @@ impl<S: TemplateSource> Session<S> {
                     chunk.clear();
                 }
                 // An answer waits for room rather than drop its miner.
-                Some(line) = pending.next(), if !pending.is_empty() && self.out.capacity() > 0 => {
+                Some(line) = pending.next(), if !pending.is_empty() && room_for_answer => {
                     if let Err(close) = self.send(line) {
                         return close;
                     }
@@ -298,18 +310,14 @@ impl<S: TemplateSource> Session<S> {
     }
 
     /// Handles the complete lines `framer` holds while fewer than
-    /// [`MAX_PENDING_ANSWERS`] answers wait for the ledger, the outgoing
-    /// queue has [`OUT_RESERVE`] free places and no work waits.
+    /// [`MAX_PENDING_ANSWERS`] answers wait for the ledger and the outgoing
+    /// queue has [`OUT_RESERVE`] free places.
     pub(crate) fn on_framed_lines(
         &mut self,
         framer: &mut LineFramer,
         pending: &mut Pending,
     ) -> Result<(), Close> {
-        // While work waits, a line's answer or retarget would overtake it.
-        while pending.len() < MAX_PENDING_ANSWERS
-            && self.out.capacity() >= OUT_RESERVE
-            && self.deferred.is_none()
-        {
+        while pending.len() < MAX_PENDING_ANSWERS && self.out.capacity() >= OUT_RESERVE {
             match framer.next_line() {
                 None => return Ok(()),
                 Some(Err(_)) => return Err(Close::LineTooLong),
@@ -319,16 +327,35 @@ impl<S: TemplateSource> Session<S> {
         Ok(())
     }
 
-    /// Queues a line; a full queue means the miner stopped reading.
-    fn send(&self, line: String) -> Result<(), Close> {
+    /// Queues a line, after any work that waits (decided earlier, so it
+    /// goes first: nothing overtakes it, and a miner kept busy by its own
+    /// answers gets its work with them). A full queue means the miner
+    /// stopped reading.
+    fn send(&mut self, line: String) -> Result<(), Close> {
+        if let Some((work, _)) = self.deferred.take() {
+            work.lines()
+                .into_iter()
+                .try_for_each(|line| self.queue(line))?;
+        }
+        self.queue(line)
+    }
+
+    fn queue(&self, line: String) -> Result<(), Close> {
         self.out.try_send(line).map_err(|error| match error {
             mpsc::error::TrySendError::Full(_) => Close::SlowReader,
             mpsc::error::TrySendError::Closed(_) => Close::WriterGone,
         })
     }
 
-    fn send_all(&self, lines: Vec<String>) -> Result<(), Close> {
+    fn send_all(&mut self, lines: Vec<String>) -> Result<(), Close> {
         lines.into_iter().try_for_each(|line| self.send(line))
+    }
+
+    /// Lines of the work that waits (0 when none).
+    fn deferred_lines(&self) -> usize {
+        self.deferred
+            .as_ref()
+            .map_or(0, |(work, _)| work.line_count())
     }
 
     /// The template changed: the miner's new work goes out (or waits, see
@@ -353,9 +380,10 @@ impl<S: TemplateSource> Session<S> {
     }
 
     /// Queues work the pool sends on its own once the writer has taken
-    /// every earlier line; until then it waits, replaced by newer work, so
-    /// a burst of new blocks reaches a miner as its newest job, not as a
-    /// backlog that fills its queue.
+    /// every earlier line (or with the next line the session queues);
+    /// until then it waits, replaced by newer work, so a burst of new
+    /// blocks reaches a miner that is slow to read as its newest job, not
+    /// as a backlog that fills its queue.
     pub(crate) fn send_work(&mut self, work: Work) -> Result<(), Close> {
         let (work, since) = match self.deferred.take() {
             Some((older, since)) => {

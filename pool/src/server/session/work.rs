@@ -204,6 +204,11 @@ impl Work {
         lines
     }
 
+    /// How many lines [`Work::lines`] makes.
+    pub(crate) fn line_count(&self) -> usize {
+        usize::from(self.difficulty.is_some()) + 1
+    }
+
     /// `self` then `newer`, as one batch with the same effect on the miner:
     /// the latest difficulty (each is absolute), the newer job, clean if
     /// either was (a replaced block's jobs must still be dropped).
