@@ -53,7 +53,8 @@ fn fill_mempool(node: &CoreNode) -> usize {
     let unspent = call(&wallet, "listunspent", &[json!(1)]);
     let mut sent = 0;
     for utxo in unspent.as_array().unwrap() {
-        if utxo["amount"].as_f64() != Some(0.01) {
+        let amount = bitcoin::Amount::from_btc(utxo["amount"].as_f64().expect("an amount"));
+        if amount != Ok(bitcoin::Amount::from_sat(1_000_000)) {
             continue;
         }
         let raw = call(

@@ -61,6 +61,13 @@ fn pool_config(chain: Chain, node: &CoreNode, dir: &TempDir) -> Config {
     Config::from_toml_str(&text, Vec::<(String, String)>::new()).expect("a valid config")
 }
 
+/// An RPC amount (BTC, 8 decimals) in integer satoshis.
+fn sats(btc: &Value) -> u64 {
+    bitcoin::Amount::from_btc(btc.as_f64().expect("an amount"))
+        .expect("a valid amount")
+        .to_sat()
+}
+
 /// What the watcher saw of the pool's template against Core's tip.
 #[derive(Debug, Default)]
 struct Lag {
@@ -211,15 +218,15 @@ async fn mine_against(chain: Chain) {
             1,
             "block {block_height}: one output to the pool"
         );
-        let total: f64 = coinbase["vout"]
+        let total: u64 = coinbase["vout"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|output| output["value"].as_f64().unwrap())
+            .map(|output| sats(&output["value"]))
             .sum();
         assert_eq!(
-            paid[0]["value"].as_f64(),
-            Some(total),
+            sats(&paid[0]["value"]),
+            total,
             "block {block_height}: the whole reward goes to the pool (PPLNS)"
         );
     }
