@@ -78,3 +78,5 @@ pub fn sample_share() -> stratum::Share {
         version_bits: Some(stratum::VersionBits(0x2000)),
     }
 }
+
+pub mod load;
