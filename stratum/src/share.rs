@@ -117,7 +117,8 @@ impl ShareValidator {
             engine,
             roots: FxHashMap::default(),
             capacity: capacity.max(1),
-            coinbase: Vec::with_capacity(512),
+            // Grown by the first share: an idle miner's validator holds nothing.
+            coinbase: Vec::new(),
             stats: CacheStats::default(),
         }
     }

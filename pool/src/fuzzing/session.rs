@@ -43,6 +43,7 @@ use crate::server::guard::{Admission, BanRules, Guard, GuardSettings};
 use crate::server::session::{Pending, Session, MAX_PENDING_ANSWERS, OUT_QUEUE, OUT_RESERVE};
 use crate::server::stats::ServerStats;
 use crate::server::workers::WorkerBoard;
+use crate::server::Line;
 use crate::server::{ServerSettings, Shared};
 use crate::template::simnet::validate::{self, HeaderContext};
 use crate::template::simnet::Simnet;
@@ -287,8 +288,8 @@ struct Connection {
     session: Session<FuzzSource>,
     framer: LineFramer,
     /// The session's outgoing queue, both ends: the miner reads `out`.
-    sender: mpsc::Sender<String>,
-    out: mpsc::Receiver<String>,
+    sender: mpsc::Sender<Line>,
+    out: mpsc::Receiver<Line>,
     /// Kept for its drop: the guard forgets the connection then.
     _admission: Admission,
     /// Job ids and ntimes as notified, newest last.
@@ -450,7 +451,7 @@ impl Run {
             settings: settings.clone(),
             source: Arc::new(FuzzSource::new(world)),
             jobs: Mutex::new(jobs),
-            generation: watch::channel(0).0,
+            generation: watch::channel(Default::default()).0,
             ledger,
             store: crate::block::BlockStore::new(&files.blocks),
             solutions: Default::default(),
@@ -712,7 +713,7 @@ impl Run {
         }
         if let Some(connection) = self.connection.as_ref() {
             // Callers make room first, as the serve loop does.
-            if connection.sender.try_send(line).is_err() {
+            if connection.sender.try_send(line.into()).is_err() {
                 panic!("the harness sent an answer to a full queue");
             }
         }
@@ -867,7 +868,7 @@ impl Connection {
     /// The miner reads every line queued for it.
     fn read_queued(&mut self, tally: &mut Tally) {
         while let Ok(line) = self.out.try_recv() {
-            read_line(&line, &mut self.jobs, &mut self.extranonce1, tally);
+            read_line(line.as_str(), &mut self.jobs, &mut self.extranonce1, tally);
         }
     }
 }

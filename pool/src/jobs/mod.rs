@@ -75,8 +75,12 @@ pub struct PoolJob {
     /// The job this one reissues under a new id (its own id if it is an
     /// original): a reissue lives exactly as long as its original.
     pub origin: JobId,
-    /// The `mining.notify` line, serialized once for every session.
-    notify_line: OnceLock<String>,
+    /// The `mining.notify` line, serialized once and shared by every
+    /// session's queue.
+    notify_line: OnceLock<Arc<str>>,
+    /// The same with `clean_jobs` set (a miner's first job, or one that
+    /// replaced a new block's job before the miner took it).
+    clean_notify_line: OnceLock<Arc<str>>,
 }
 
 impl PoolJob {
@@ -93,8 +97,21 @@ impl PoolJob {
     }
 
     /// The `mining.notify` line as sent (its own `clean_jobs` flag).
-    pub fn notify_line(&self) -> &str {
-        self.notify_line.get_or_init(|| self.job.notify().to_line())
+    pub fn notify_line(&self) -> &Arc<str> {
+        self.notify_line
+            .get_or_init(|| Arc::from(self.job.notify().to_line()))
+    }
+
+    /// The `mining.notify` line with `clean_jobs` set.
+    pub fn clean_notify_line(&self) -> &Arc<str> {
+        if self.job.notify().clean_jobs {
+            return self.notify_line();
+        }
+        self.clean_notify_line.get_or_init(|| {
+            let mut notify = self.job.notify().clone();
+            notify.clean_jobs = true;
+            Arc::from(notify.to_line())
+        })
     }
 
     /// Network difficulty of the block this job builds (for the ledger).
@@ -282,6 +299,7 @@ impl JobManager {
             pps_reward: job.pps_reward,
             origin: job.origin,
             notify_line: OnceLock::new(),
+            clean_notify_line: OnceLock::new(),
         })
     }
 
@@ -404,5 +422,6 @@ fn build_job(
         pps_reward: current.pps_reward,
         origin,
         notify_line: OnceLock::new(),
+        clean_notify_line: OnceLock::new(),
     })
 }

@@ -17,6 +17,8 @@ pub(crate) mod submitter;
 pub mod workers;
 mod writer;
 
+pub(crate) use writer::Line;
+
 use crate::alerts::Alerts;
 use crate::block::BlockStore;
 pub(crate) use crate::clock::unix_millis;
@@ -114,7 +116,7 @@ pub(crate) struct Shared<S> {
     pub source: Arc<S>,
     pub jobs: Mutex<JobManager>,
     /// Bumped on every change of work; sessions fetch their job when it moves.
-    pub generation: watch::Sender<u64>,
+    pub generation: watch::Sender<Published>,
     pub ledger: Ledger,
     pub store: BlockStore,
     /// Block solutions already handled: each is built and sent once.
@@ -142,6 +144,17 @@ impl<S> Shared<S> {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// What a change of work publishes to every session.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Published {
+    /// Counts changes; sessions wake when it moves.
+    pub generation: u64,
+    /// The job every miner gets (not in solo mode, where each coinbase pays
+    /// its own miner): read through the channel, so a new block costs no
+    /// lock of the job manager per session.
+    pub job: Option<Arc<crate::jobs::PoolJob>>,
 }
 
 /// A running server.
@@ -190,7 +203,7 @@ impl Server {
             settings,
             source,
             jobs: Mutex::new(JobManager::new(jobs)),
-            generation: watch::channel(0).0,
+            generation: watch::channel(Published::default()).0,
             ledger,
             store,
             solutions: Default::default(),
@@ -292,7 +305,7 @@ async fn follow_templates<S: TemplateSource>(shared: Arc<Shared<S>>) {
             shared
                 .stats
                 .template_seen(height, network_difficulty, unix_millis() as u64);
-            let change = {
+            let (change, job) = {
                 let mut jobs = shared.jobs();
                 let change = jobs
                     .on_template(template, Instant::now())
@@ -302,16 +315,23 @@ async fn follow_templates<S: TemplateSource>(shared: Arc<Shared<S>>) {
                         tracing::warn!(%error, height, "template refused by the job manager");
                         TemplateChange::Unchanged
                     });
+                let mut job = None;
                 if change != TemplateChange::Unchanged && shared.settings.mode != PayoutMode::Solo {
-                    if let Err(error) = jobs.current_job(None) {
-                        tracing::error!(%error, height, "cannot build a job from this template");
+                    match jobs.current_job(None) {
+                        Ok(built) => job = Some(built),
+                        Err(error) => {
+                            tracing::error!(%error, height, "cannot build a job from this template")
+                        }
                     }
                 }
-                change
+                (change, job)
             };
             if change != TemplateChange::Unchanged {
                 tracing::debug!(height, ?change, "new work");
-                shared.generation.send_modify(|generation| *generation += 1);
+                shared.generation.send_modify(|published| {
+                    published.generation += 1;
+                    published.job = job;
+                });
             }
         }
         tokio::select! {

@@ -2,6 +2,7 @@
 //! variants real firmware sends them (see the miner dialect vectors).
 
 use super::{Session, Worker};
+use crate::server::Line;
 use crate::template::TemplateSource;
 use bitcoin::Address;
 use std::str::FromStr;
@@ -12,7 +13,7 @@ use stratum::message::{
 use stratum::{Difficulty, Extranonce1, VersionMask};
 
 impl<S: TemplateSource> Session<S> {
-    pub(super) fn on_subscribe(&mut self, id: Id, subscribe: Subscribe) -> Vec<String> {
+    pub(super) fn on_subscribe(&mut self, id: Id, subscribe: Subscribe) -> Vec<Line> {
         if self.extranonce1.is_none() {
             // The session id we hand out is the extranonce1: a reconnecting
             // miner gets its old one back when it is free.
@@ -28,7 +29,8 @@ impl<S: TemplateSource> Session<S> {
                         id,
                         ErrorReply::new(ErrorCode::Other, "pool full: no extranonce1 left"),
                     )
-                    .to_line()]
+                    .to_line()
+                    .into()]
                 }
             }
         }
@@ -41,12 +43,12 @@ impl<S: TemplateSource> Session<S> {
             extranonce1,
             self.shared.settings.extranonce2_size,
         );
-        let mut lines = vec![Response::subscribe(id, &result).to_line()];
+        let mut lines = vec![Response::subscribe(id, &result).to_line().into()];
         lines.extend(self.start_work());
         lines
     }
 
-    pub(super) fn on_authorize(&mut self, id: Id, authorize: Authorize) -> Vec<String> {
+    pub(super) fn on_authorize(&mut self, id: Id, authorize: Authorize) -> Vec<Line> {
         let network = self.shared.settings.network;
         let username = authorize.username.to_string();
         let address = match Address::from_str(&authorize.username.address)
@@ -66,7 +68,8 @@ impl<S: TemplateSource> Session<S> {
                         ),
                     ),
                 )
-                .to_line()];
+                .to_line()
+                .into()];
             }
         };
         let worker_name = authorize.username.worker.clone().unwrap_or_default();
@@ -84,7 +87,8 @@ impl<S: TemplateSource> Session<S> {
                     format!("this connection already has {limit} workers, the most it may have"),
                 ),
             )
-            .to_line()];
+            .to_line()
+            .into()];
         }
         if !known {
             let worker = Worker {
@@ -114,21 +118,21 @@ impl<S: TemplateSource> Session<S> {
             self.vardiff.suggest(difficulty, self.now);
         }
         tracing::debug!(session = self.id, %username, "authorized");
-        let mut lines = vec![Response::boolean(id, true).to_line()];
+        let mut lines = vec![Response::boolean(id, true).to_line().into()];
         lines.extend(self.start_work());
         lines
     }
 
-    pub(super) fn on_configure(&mut self, id: Id, configure: Configure) -> Vec<String> {
+    pub(super) fn on_configure(&mut self, id: Id, configure: Configure) -> Vec<Line> {
         let mut result = ConfigureResult::default();
-        let mut after = Vec::new();
+        let mut after: Vec<Line> = Vec::new();
         if let Some(request) = configure.version_rolling {
             let mask =
                 VersionMask::negotiate(self.shared.settings.version_mask, request.requested_mask());
             if mask != VersionMask::NONE {
                 self.version_mask = mask;
                 result.version_rolling = Some(mask);
-                after.push(Self::version_mask_line(mask));
+                after.push(Self::version_mask_line(mask).into());
             }
         }
         if let Some(difficulty) = configure.minimum_difficulty {
@@ -138,20 +142,20 @@ impl<S: TemplateSource> Session<S> {
         if configure.subscribe_extranonce {
             result.subscribe_extranonce = Some(false);
         }
-        let mut lines = vec![Response::configure(id, &result).to_line()];
+        let mut lines = vec![Response::configure(id, &result).to_line().into()];
         lines.extend(after);
         lines
     }
 
-    pub(super) fn on_suggest(&mut self, id: Id, difficulty: Difficulty) -> Vec<String> {
-        let mut lines = vec![Response::boolean(id, true).to_line()];
+    pub(super) fn on_suggest(&mut self, id: Id, difficulty: Difficulty) -> Vec<Line> {
+        let mut lines = vec![Response::boolean(id, true).to_line().into()];
         lines.extend(self.on_suggestion(difficulty));
         lines
     }
 
     /// suggest_difficulty, suggest_target or minimum-difficulty: before
     /// authorize it waits; after, vardiff takes it (rate-limited there).
-    fn on_suggestion(&mut self, difficulty: Difficulty) -> Vec<String> {
+    fn on_suggestion(&mut self, difficulty: Difficulty) -> Vec<Line> {
         if self.workers.is_empty() {
             self.early_suggestion = Some(difficulty);
             return Vec::new();

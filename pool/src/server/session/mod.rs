@@ -26,7 +26,7 @@ mod submit;
 mod work;
 
 use super::stats::ServerStats;
-use super::writer;
+use super::writer::{self, Line};
 use super::Shared;
 use crate::extranonce::Extranonce1Lease;
 use crate::template::TemplateSource;
@@ -41,7 +41,6 @@ use std::time::{Duration, Instant};
 use stratum::framer::LineFramer;
 use stratum::message::{ClientMessage, ClientMethod, ErrorCode, Response};
 use stratum::{Difficulty, Sha256d, ShareValidator, VersionMask};
-use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use work::{SentJob, Work};
@@ -109,7 +108,7 @@ pub(crate) type Pending = FuturesOrdered<BoxFuture<'static, String>>;
 pub(crate) struct Session<S> {
     id: u64,
     shared: Arc<Shared<S>>,
-    out: mpsc::Sender<String>,
+    out: mpsc::Sender<Line>,
     /// The time of the event being handled: the serve loop sets it, so
     /// the state machine itself never reads a clock (tests and the fuzzer
     /// drive it with their own).
@@ -177,7 +176,7 @@ impl<S: TemplateSource> Session<S> {
     pub(crate) fn new(
         shared: Arc<Shared<S>>,
         id: u64,
-        out: mpsc::Sender<String>,
+        out: mpsc::Sender<Line>,
         now: Instant,
     ) -> Session<S> {
         let settings = &shared.settings;
@@ -229,7 +228,6 @@ impl<S: TemplateSource> Session<S> {
 
     async fn serve(&mut self, reader: &mut tokio::net::tcp::OwnedReadHalf) -> Close {
         let mut framer = LineFramer::new(MAX_LINE);
-        let mut chunk = Vec::with_capacity(READ_CHUNK);
         let mut pending: Pending = FuturesOrdered::new();
         let mut generation = self.shared.generation.subscribe();
         generation.mark_unchanged();
@@ -273,14 +271,19 @@ impl<S: TemplateSource> Session<S> {
                         return Close::WriterGone;
                     }
                 }
-                read = reader.read_buf(&mut chunk), if reading => {
-                    match read {
+                // Readiness, then a read into a buffer on this thread's
+                // stack: an idle miner's session holds no read buffer.
+                ready = reader.readable(), if reading => {
+                    if let Err(error) = ready {
+                        return Close::ReadError(error);
+                    }
+                    let mut chunk = [0u8; READ_CHUNK];
+                    match reader.try_read(&mut chunk) {
                         Ok(0) => return Close::Eof,
-                        Ok(_) => {}
+                        Ok(read) => framer.push(&chunk[..read]),
+                        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
                         Err(error) => return Close::ReadError(error),
                     }
-                    framer.push(&chunk);
-                    chunk.clear();
                 }
                 // An answer waits for room rather than drop its miner.
                 Some(line) = pending.next(), if !pending.is_empty() && room_for_answer => {
@@ -331,23 +334,23 @@ impl<S: TemplateSource> Session<S> {
     /// goes first: nothing overtakes it, and a miner kept busy by its own
     /// answers gets its work with them). A full queue means the miner
     /// stopped reading.
-    fn send(&mut self, line: String) -> Result<(), Close> {
+    fn send(&mut self, line: impl Into<Line>) -> Result<(), Close> {
         if let Some((work, _)) = self.deferred.take() {
             work.lines()
                 .into_iter()
                 .try_for_each(|line| self.queue(line))?;
         }
-        self.queue(line)
+        self.queue(line.into())
     }
 
-    fn queue(&self, line: String) -> Result<(), Close> {
+    fn queue(&self, line: Line) -> Result<(), Close> {
         self.out.try_send(line).map_err(|error| match error {
             mpsc::error::TrySendError::Full(_) => Close::SlowReader,
             mpsc::error::TrySendError::Closed(_) => Close::WriterGone,
         })
     }
 
-    fn send_all(&mut self, lines: Vec<String>) -> Result<(), Close> {
+    fn send_all(&mut self, lines: Vec<Line>) -> Result<(), Close> {
         lines.into_iter().try_for_each(|line| self.send(line))
     }
 
@@ -457,9 +460,11 @@ impl<S: TemplateSource> Session<S> {
                     .unwrap_or(self.shared.settings.min_difficulty);
                 self.on_suggest(id, difficulty)
             }
-            ClientMethod::ExtranonceSubscribe => vec![Response::boolean(id, true).to_line()],
+            ClientMethod::ExtranonceSubscribe => vec![Response::boolean(id, true).to_line().into()],
             ClientMethod::GetTransactions => {
-                vec![Response::ok(id, serde_json::Value::Array(Vec::new())).to_line()]
+                vec![Response::ok(id, serde_json::Value::Array(Vec::new()))
+                    .to_line()
+                    .into()]
             }
             // ESP-Miner's answer to a ping: nothing to say back.
             ClientMethod::Pong => return Ok(()),
@@ -488,7 +493,8 @@ impl<S: TemplateSource> Session<S> {
                         format!("unknown method {method}"),
                     ),
                 )
-                .to_line()]
+                .to_line()
+                .into()]
             }
         };
         if silent {

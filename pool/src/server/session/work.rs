@@ -4,6 +4,7 @@
 use super::Session;
 use crate::config::PayoutMode;
 use crate::jobs::PoolJob;
+use crate::server::writer::Line;
 use crate::template::TemplateSource;
 use std::sync::Arc;
 use stratum::message::{SetDifficulty, SetVersionMask};
@@ -33,6 +34,11 @@ impl<S: TemplateSource> Session<S> {
     }
 
     fn current_job(&self) -> Option<Arc<PoolJob>> {
+        if self.shared.settings.mode != PayoutMode::Solo {
+            if let Some(job) = &self.shared.generation.borrow().job {
+                return Some(Arc::clone(job));
+            }
+        }
         let payout = self.payout();
         match self.shared.jobs().current_job(payout.as_ref()) {
             Ok(job) => Some(job),
@@ -52,7 +58,7 @@ impl<S: TemplateSource> Session<S> {
     }
 
     /// The notify for `job`, remembered at the current difficulty.
-    fn job_line(&mut self, job: Arc<PoolJob>, force_clean: bool) -> String {
+    fn job_line(&mut self, job: Arc<PoolJob>, force_clean: bool) -> Line {
         let line = notify_line(&job, force_clean);
         self.record_job(job);
         line
@@ -105,7 +111,7 @@ impl<S: TemplateSource> Session<S> {
 
     /// The first difficulty and job, once the miner has subscribed and
     /// authorized (in whichever order) and a template exists.
-    pub(super) fn start_work(&mut self) -> Vec<String> {
+    pub(super) fn start_work(&mut self) -> Vec<Line> {
         if self.work_started || !self.handshake_done() {
             return Vec::new();
         }
@@ -116,7 +122,7 @@ impl<S: TemplateSource> Session<S> {
         self.vardiff
             .set_network_difficulty(job.network_difficulty());
         let difficulty = self.difficulty_line();
-        vec![difficulty, self.job_line(job, true)]
+        vec![difficulty.into(), self.job_line(job, true)]
     }
 
     /// The template changed: the new job (after a lower difficulty if the
@@ -140,7 +146,7 @@ impl<S: TemplateSource> Session<S> {
     /// A new difficulty applies from the next job on: send it, then a job
     /// the miner has not seen (the current one under a new id if the work
     /// did not change), so shares at the new difficulty are told apart.
-    pub(super) fn retarget(&mut self, difficulty: Difficulty) -> Vec<String> {
+    pub(super) fn retarget(&mut self, difficulty: Difficulty) -> Vec<Line> {
         self.retarget_work(difficulty)
             .map(|work| work.lines())
             .unwrap_or_default()
@@ -174,14 +180,13 @@ impl<S: TemplateSource> Session<S> {
     }
 }
 
-/// The notify line for `job`, with `clean_jobs` set when `force_clean`.
-fn notify_line(job: &PoolJob, force_clean: bool) -> String {
-    if force_clean && !job.job.notify().clean_jobs {
-        let mut notify = job.job.notify().clone();
-        notify.clean_jobs = true;
-        notify.to_line()
+/// The notify line for `job`, with `clean_jobs` set when `force_clean`:
+/// serialized once per job, shared by every session that sends it.
+fn notify_line(job: &PoolJob, force_clean: bool) -> Line {
+    if force_clean {
+        job.clean_notify_line().into()
     } else {
-        job.notify_line().to_string()
+        job.notify_line().into()
     }
 }
 
@@ -197,9 +202,9 @@ pub(crate) struct Work {
 }
 
 impl Work {
-    pub(crate) fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<Line> {
         let mut lines = Vec::with_capacity(2);
-        lines.extend(self.difficulty.iter().cloned());
+        lines.extend(self.difficulty.iter().cloned().map(Line::from));
         lines.push(notify_line(&self.job, self.clean));
         lines
     }
