@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// How a share submitted by a worker ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,53 +46,111 @@ pub struct WorkerLive {
     pub jobs_sent: u64,
 }
 
-/// Every worker seen since the pool started, by address then worker name.
-#[derive(Debug, Default)]
-pub struct WorkerBoard {
-    miners: Mutex<HashMap<String, BTreeMap<String, WorkerLive>>>,
-}
+/// One worker's place on the board, held by the sessions authorized as it:
+/// they update it under its own lock, so a new block's job or a share
+/// takes no lock the whole pool shares.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerHandle(Arc<Mutex<WorkerLive>>);
 
-impl WorkerBoard {
-    fn with_worker(&self, address: &str, worker: &str, update: impl FnOnce(&mut WorkerLive)) {
-        let mut miners = self
-            .miners
+impl WorkerHandle {
+    fn live(&self) -> MutexGuard<'_, WorkerLive> {
+        // Plain counters: a panic elsewhere leaves them usable.
+        self.0
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let workers = match miners.get_mut(address) {
-            Some(workers) => workers,
-            None => miners.entry(address.to_string()).or_default(),
-        };
-        let live = match workers.get_mut(worker) {
-            Some(live) => live,
-            None => workers.entry(worker.to_string()).or_default(),
-        };
-        update(live);
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn connected(&self, address: &str, worker: &str, now_ms: i64) {
-        self.with_worker(address, worker, |live| {
-            live.connections = live.connections.saturating_add(1);
-            live.connected_ms = now_ms;
-            live.last_seen_ms = now_ms;
-        });
+    pub fn job_sent(&self, difficulty: f64) {
+        let mut live = self.live();
+        live.jobs_sent = live.jobs_sent.saturating_add(1);
+        live.difficulty = difficulty;
     }
 
-    pub fn disconnected(&self, address: &str, worker: &str, now_ms: i64) {
-        self.with_worker(address, worker, |live| {
-            live.connections = live.connections.saturating_sub(1);
-            live.last_seen_ms = now_ms;
-        });
-    }
-
-    pub fn job_sent(&self, address: &str, worker: &str, difficulty: f64) {
-        self.with_worker(address, worker, |live| {
-            live.jobs_sent = live.jobs_sent.saturating_add(1);
-            live.difficulty = difficulty;
-        });
+    pub fn disconnected(&self, now_ms: i64) {
+        let mut live = self.live();
+        live.connections = live.connections.saturating_sub(1);
+        live.last_seen_ms = now_ms;
     }
 
     /// A share's outcome; `credited` is the difficulty it earned (accepted
     /// shares), `reached` the difficulty its hash reached (0 if unknown).
+    pub fn share(&self, outcome: ShareOutcome, credited: f64, reached: f64, now_ms: i64) {
+        let mut live = self.live();
+        live.last_seen_ms = now_ms;
+        match outcome {
+            ShareOutcome::Accepted => {
+                live.accepted = live.accepted.saturating_add(1);
+                live.accepted_difficulty += credited;
+                live.last_share_ms = Some(now_ms);
+            }
+            ShareOutcome::Stale => live.stale = live.stale.saturating_add(1),
+            ShareOutcome::Duplicate => live.duplicate = live.duplicate.saturating_add(1),
+            ShareOutcome::LowDifficulty => {
+                live.low_difficulty = live.low_difficulty.saturating_add(1)
+            }
+            ShareOutcome::Rejected => live.rejected = live.rejected.saturating_add(1),
+        }
+        if reached > live.best_share_difficulty {
+            live.best_share_difficulty = reached;
+        }
+    }
+}
+
+/// Every worker seen since the pool started, by address then worker name.
+#[derive(Debug, Default)]
+pub struct WorkerBoard {
+    miners: Mutex<HashMap<String, BTreeMap<String, WorkerHandle>>>,
+}
+
+impl WorkerBoard {
+    fn miners(&self) -> MutexGuard<'_, HashMap<String, BTreeMap<String, WorkerHandle>>> {
+        self.miners
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The worker's place, made if new. The board's lock is always taken
+    /// before a worker's, never the other way.
+    fn with_worker<T>(
+        &self,
+        address: &str,
+        worker: &str,
+        update: impl FnOnce(&WorkerHandle) -> T,
+    ) -> T {
+        let mut miners = self.miners();
+        let workers = match miners.get_mut(address) {
+            Some(workers) => workers,
+            None => miners.entry(address.to_string()).or_default(),
+        };
+        let handle = match workers.get_mut(worker) {
+            Some(handle) => handle,
+            None => workers.entry(worker.to_string()).or_default(),
+        };
+        update(handle)
+    }
+
+    /// A connection authorized as this worker: its handle, for the
+    /// session's updates.
+    pub fn connected(&self, address: &str, worker: &str, now_ms: i64) -> WorkerHandle {
+        self.with_worker(address, worker, |handle| {
+            let mut live = handle.live();
+            live.connections = live.connections.saturating_add(1);
+            live.connected_ms = now_ms;
+            live.last_seen_ms = now_ms;
+            drop(live);
+            handle.clone()
+        })
+    }
+
+    pub fn disconnected(&self, address: &str, worker: &str, now_ms: i64) {
+        self.with_worker(address, worker, |handle| handle.disconnected(now_ms));
+    }
+
+    pub fn job_sent(&self, address: &str, worker: &str, difficulty: f64) {
+        self.with_worker(address, worker, |handle| handle.job_sent(difficulty));
+    }
+
+    /// [`WorkerHandle::share`] by name.
     pub fn share(
         &self,
         address: &str,
@@ -102,63 +160,45 @@ impl WorkerBoard {
         reached: f64,
         now_ms: i64,
     ) {
-        self.with_worker(address, worker, |live| {
-            live.last_seen_ms = now_ms;
-            match outcome {
-                ShareOutcome::Accepted => {
-                    live.accepted = live.accepted.saturating_add(1);
-                    live.accepted_difficulty += credited;
-                    live.last_share_ms = Some(now_ms);
-                }
-                ShareOutcome::Stale => live.stale = live.stale.saturating_add(1),
-                ShareOutcome::Duplicate => live.duplicate = live.duplicate.saturating_add(1),
-                ShareOutcome::LowDifficulty => {
-                    live.low_difficulty = live.low_difficulty.saturating_add(1)
-                }
-                ShareOutcome::Rejected => live.rejected = live.rejected.saturating_add(1),
-            }
-            if reached > live.best_share_difficulty {
-                live.best_share_difficulty = reached;
-            }
+        self.with_worker(address, worker, |handle| {
+            handle.share(outcome, credited, reached, now_ms)
         });
     }
 
     /// One address's workers, by name.
     pub fn miner(&self, address: &str) -> Option<BTreeMap<String, WorkerLive>> {
-        self.miners
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(address)
-            .cloned()
+        self.miners().get(address).map(|workers| {
+            workers
+                .iter()
+                .map(|(worker, handle)| (worker.clone(), handle.live().clone()))
+                .collect()
+        })
     }
 
     /// Every worker on the board: `(address, worker, state)`.
     pub fn snapshot(&self) -> Vec<(String, String, WorkerLive)> {
-        let miners = self
-            .miners
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let miners = self.miners();
         miners
             .iter()
             .flat_map(|(address, workers)| {
-                workers
-                    .iter()
-                    .map(move |(worker, live)| (address.clone(), worker.clone(), live.clone()))
+                workers.iter().map(move |(worker, handle)| {
+                    (address.clone(), worker.clone(), handle.live().clone())
+                })
             })
             .collect()
     }
 
     /// Addresses and workers with at least one open connection.
     pub fn online(&self) -> (u64, u64) {
-        let miners = self
-            .miners
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let miners = self.miners();
         let mut addresses = 0;
         let mut workers = 0;
         for miner in miners.values() {
             // usize fits u64 on every target.
-            let online = miner.values().filter(|live| live.connections > 0).count() as u64;
+            let online = miner
+                .values()
+                .filter(|handle| handle.live().connections > 0)
+                .count() as u64;
             workers += online;
             addresses += u64::from(online > 0);
         }
@@ -168,12 +208,12 @@ impl WorkerBoard {
     /// Forgets workers offline since before `cutoff_ms`: the board stays
     /// bounded however many workers come and go.
     pub fn prune(&self, cutoff_ms: i64) {
-        let mut miners = self
-            .miners
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut miners = self.miners();
         for workers in miners.values_mut() {
-            workers.retain(|_, live| live.connections > 0 || live.last_seen_ms >= cutoff_ms);
+            workers.retain(|_, handle| {
+                let live = handle.live();
+                live.connections > 0 || live.last_seen_ms >= cutoff_ms
+            });
         }
         miners.retain(|_, workers| !workers.is_empty());
     }
@@ -244,7 +284,8 @@ mod tests {
     fn counts_saturate_and_sums_hold_a_year_of_an_exahash_pool() {
         let board = WorkerBoard::default();
         board.share("a", "w", ShareOutcome::Accepted, 1.0, 1.0, 0);
-        board.with_worker("a", "w", |live| {
+        board.with_worker("a", "w", |handle| {
+            let mut live = handle.live();
             live.accepted = u64::MAX;
             live.connections = u32::MAX;
             live.jobs_sent = u64::MAX;

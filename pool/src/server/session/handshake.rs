@@ -91,18 +91,18 @@ impl<S: TemplateSource> Session<S> {
             .into()];
         }
         if !known {
-            let worker = Worker {
+            let live = self.shared.workers.connected(
+                &authorize.username.address,
+                &worker_name,
+                super::super::unix_millis(),
+            );
+            self.workers.push(Worker {
                 username: username.clone(),
                 address: authorize.username.address.clone(),
                 worker: worker_name,
                 payout_script: address.script_pubkey(),
-            };
-            self.shared.workers.connected(
-                &worker.address,
-                &worker.worker,
-                super::super::unix_millis(),
-            );
-            self.workers.push(worker);
+                live,
+            });
         }
         // The password's d= and a suggestion sent before authorize arrive
         // together; vardiff rate-limits suggestions, so it gets one: the higher.

@@ -99,6 +99,8 @@ struct Worker {
     address: String,
     worker: String,
     payout_script: bitcoin::ScriptBuf,
+    /// Its place on the worker board.
+    live: super::workers::WorkerHandle,
 }
 
 /// Accepted shares' answers, in submission order, each ready once the
@@ -220,9 +222,7 @@ impl<S: TemplateSource> Session<S> {
     pub(crate) fn end(&self) {
         let now_ms = super::unix_millis();
         for worker in &self.workers {
-            self.shared
-                .workers
-                .disconnected(&worker.address, &worker.worker, now_ms);
+            worker.live.disconnected(now_ms);
         }
     }
 

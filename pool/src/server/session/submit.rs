@@ -64,14 +64,7 @@ impl<S: TemplateSource> Session<S> {
                 stats.reject(reject);
                 self.judge(crate::server::guard::Judged::of(reject), &submit.worker);
                 if let Some(worker) = self.worker_for(&submit.worker) {
-                    board.share(
-                        &worker.address,
-                        &worker.worker,
-                        reject.outcome(),
-                        0.0,
-                        0.0,
-                        unix_millis(),
-                    );
+                    worker.live.share(reject.outcome(), 0.0, 0.0, unix_millis());
                 }
                 tracing::debug!(session = self.id, reason = reject.name(), %message, "share rejected");
                 let line = Response::error(id, ErrorReply::new(reject.code(), message)).to_line();
@@ -86,6 +79,9 @@ impl<S: TemplateSource> Session<S> {
             self.send_all(lines)?;
         }
         let ledger = self.shared.ledger.clone();
+        let live = self
+            .worker_for(&submit.worker)
+            .map(|worker| worker.live.clone());
         let session = self.id;
         stats.shares_awaiting_ledger.fetch_add(1, Ordering::Relaxed);
         // Recorded and counted in a task of its own: a miner that hangs up
@@ -111,7 +107,10 @@ impl<S: TemplateSource> Session<S> {
                     ShareOutcome::Rejected
                 }
             };
-            board.share(&address, &worker, outcome, credited, reached, unix_millis());
+            match live {
+                Some(live) => live.share(outcome, credited, reached, unix_millis()),
+                None => board.share(&address, &worker, outcome, credited, reached, unix_millis()),
+            }
             stats.shares_awaiting_ledger.fetch_sub(1, Ordering::Relaxed);
             result
         });

@@ -83,9 +83,7 @@ impl<S: TemplateSource> Session<S> {
         }
         let difficulty = self.vardiff.current();
         for worker in &self.workers {
-            self.shared
-                .workers
-                .job_sent(&worker.address, &worker.worker, difficulty.as_f64());
+            worker.live.job_sent(difficulty.as_f64());
         }
         self.sent.push_back(SentJob {
             job,
