@@ -10,6 +10,7 @@
 
 mod fdlimit;
 pub mod guard;
+pub mod proxy_protocol;
 pub(crate) mod session;
 pub mod solutions;
 pub mod stats;
