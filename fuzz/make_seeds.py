@@ -2,7 +2,7 @@
 """Writes the starting seeds of every target into seeds/<target>/ from the
 repository's vectors (run from fuzz/). The committed corpus/<target>/ is
 these seeds plus what AFL found, minimized with `cargo afl cmin`."""
-import json, os, pathlib
+import ipaddress, json, os, pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SEEDS = pathlib.Path(__file__).resolve().parent / "seeds"
@@ -126,3 +126,38 @@ write("session", "junk-workers-timeouts", "\n".join(
     + [json.dumps({"id": 50 + n, "method": "mining.authorize", "params": [f"{ADDRESS}.w{n}", "x"]}) for n in range(12)]
     + [submit(None, "00000009"), "!tick 700", "!tick 600"]).encode() + b"\n")
 write("session", "partial-line", b"\n".join(h.encode() for h in handshake) + b"\n{\"id\":9,\"method\":\"mining.sub")
+
+# proxy_header: byte 0 the chunk size (0: all at once), then a connection's
+# first bytes: a header as balancers send it, then the miner's first line.
+SUBSCRIBE = b'{"id":1,"method":"mining.subscribe","params":[]}\n'
+
+
+def v2(command, family, block):
+    return b"\r\n\r\n\0\r\nQUIT\n" + bytes([0x20 | command, family]) + len(block).to_bytes(2, "big") + block
+
+
+def tlv(kind, value):
+    return bytes([kind]) + len(value).to_bytes(2, "big") + value
+
+
+def tcp_block(source, destination, source_port, destination_port):
+    return (ipaddress.ip_address(source).packed + ipaddress.ip_address(destination).packed
+            + source_port.to_bytes(2, "big") + destination_port.to_bytes(2, "big"))
+
+
+FFFF = ":".join(["ffff"] * 8)
+proxy_headers = {
+    "v1-tcp4": b"PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n",
+    "v1-tcp6": b"PROXY TCP6 2001:db8::7 2001:db8::1 40000 3333\r\n",
+    "v1-unknown": b"PROXY UNKNOWN\r\n",
+    "v1-unknown-longest": f"PROXY UNKNOWN {FFFF} {FFFF} 65535 65535\r\n".encode(),
+    "v2-tcp4": v2(1, 0x11, tcp_block("192.168.0.1", "192.168.0.11", 56324, 443)),
+    "v2-tcp6-tlvs": v2(1, 0x21, tcp_block("2001:db8::7", "2001:db8::1", 40000, 3333)
+                       + tlv(0xEA, b"\x01vpce-08d2bf15fac5001c9") + tlv(0x04, b"")),
+    "v2-local": v2(0, 0x00, b""),
+    "v2-unix-stream": v2(1, 0x31, b"/" * 216),
+}
+for name, header in proxy_headers.items():
+    write("proxy_header", name, b"\x00" + header + SUBSCRIBE)
+    write("proxy_header", f"{name}-bytewise", b"\x01" + header + SUBSCRIBE)
+write("proxy_header", "stratum-without-header", b"\x00" + SUBSCRIBE)

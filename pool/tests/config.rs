@@ -193,6 +193,11 @@ fn env_overrides_a_scalar_of_each_type() {
         ("POOL_POOL_MODE", "solo"),
         ("POOL_POOL_TAG", "/mine/"),
         ("POOL_DATABASE_URL", "sqlite:///var/lib/pool/pool.db"),
+        ("POOL_STRATUM_PROXY_PROTOCOL", "true"),
+        (
+            "POOL_STRATUM_PROXY_TRUSTED",
+            "[\"10.0.0.5\", \"10.0.1.0/24\"]",
+        ),
         ("HOME", "/root"),
         ("PATH", "/usr/bin"),
     ])
@@ -203,6 +208,8 @@ fn env_overrides_a_scalar_of_each_type() {
     assert_eq!(config.pool.mode, pool::config::PayoutMode::Solo);
     assert_eq!(config.pool.tag, "/mine/");
     assert_eq!(config.database.url, "sqlite:///var/lib/pool/pool.db");
+    assert!(config.stratum.proxy_protocol);
+    assert_eq!(config.stratum.proxy_trusted, ["10.0.0.5", "10.0.1.0/24"]);
 }
 
 #[test]

@@ -91,6 +91,11 @@ fn template_whose_fees_exceed_the_coinbase_value_is_refused() {
 }
 
 #[test]
+fn proxy_header_seeds_pass_every_check() {
+    replay(&["seeds/proxy_header"], fuzzing::proxy_header, 17);
+}
+
+#[test]
 fn session_seeds_and_corpus_pass_every_check() {
     replay(&["seeds/session", "corpus/session"], fuzzing::session, 10);
 }

@@ -235,6 +235,15 @@ pub struct StratumConfig {
     /// Addresses and CIDR ranges (`10.0.0.0/8`, `2001:db8::/32`) exempt
     /// from `max_connections_per_ip` and never refused for a ban.
     pub ip_allowlist: Vec<String>,
+    /// Every connection begins with a PROXY protocol header (v1 or v2)
+    /// naming the miner's address: the port sits behind a TCP load
+    /// balancer, and limits, bans and logs use the address it names.
+    pub proxy_protocol: bool,
+    /// Addresses and CIDR ranges of the load balancers. With
+    /// `proxy_protocol` on it must not be empty, and connections from
+    /// anywhere else are closed unread: whoever reaches the port could
+    /// otherwise claim any address.
+    pub proxy_trusted: Vec<String>,
 }
 
 impl Default for StratumConfig {
@@ -254,6 +263,8 @@ impl Default for StratumConfig {
             max_connections: 0,
             max_connections_per_ip: 1000,
             ip_allowlist: Vec::new(),
+            proxy_protocol: false,
+            proxy_trusted: Vec::new(),
         }
     }
 }

@@ -230,16 +230,46 @@ fn check_stratum(stratum: &StratumConfig, problems: &mut Vec<Invalid>) {
             ));
         }
     }
-    for (index, entry) in stratum.ip_allowlist.iter().enumerate() {
-        if let Err(error) = IpRange::parse(entry) {
-            problems.push(allowlist_problem(index, entry, error));
+    for (key, entries) in [
+        ("ip_allowlist", &stratum.ip_allowlist),
+        ("proxy_trusted", &stratum.proxy_trusted),
+    ] {
+        if let Err(mut invalid) = parse_ranges(key, entries) {
+            problems.append(&mut invalid);
         }
+    }
+    if stratum.proxy_protocol && stratum.proxy_trusted.is_empty() {
+        problems.push(Invalid::new(
+            "stratum.proxy_trusted",
+            "[]".to_string(),
+            "must list the load balancers' addresses when stratum.proxy_protocol is on: \
+             anyone else who reaches the port could claim any address (to dodge a ban, or \
+             to get someone else's banned); [\"0.0.0.0/0\", \"::/0\"] trusts every peer",
+        ));
     }
 }
 
-fn allowlist_problem(index: usize, entry: &str, error: IpRangeError) -> Invalid {
+/// `stratum.<key>`'s entries, each an address or a CIDR range; every
+/// entry that is not, as a problem.
+fn parse_ranges(key: &str, entries: &[String]) -> Result<Vec<IpRange>, Vec<Invalid>> {
+    let mut ranges = Vec::with_capacity(entries.len());
+    let mut problems = Vec::new();
+    for (index, entry) in entries.iter().enumerate() {
+        match IpRange::parse(entry) {
+            Ok(range) => ranges.push(range),
+            Err(error) => problems.push(range_problem(key, index, entry, error)),
+        }
+    }
+    if problems.is_empty() {
+        Ok(ranges)
+    } else {
+        Err(problems)
+    }
+}
+
+fn range_problem(key: &str, index: usize, entry: &str, error: IpRangeError) -> Invalid {
     Invalid::new(
-        format!("stratum.ip_allowlist[{index}]"),
+        format!("stratum.{key}[{index}]"),
         toml_string(entry),
         format!("{error} (entries are addresses or CIDR ranges such as \"10.0.0.0/8\")"),
     )
@@ -327,13 +357,12 @@ impl StratumConfig {
 
     /// `ip_allowlist`, each entry an address or a CIDR range.
     pub fn parsed_allowlist(&self) -> Result<Vec<IpRange>, Invalid> {
-        self.ip_allowlist
-            .iter()
-            .enumerate()
-            .map(|(index, entry)| {
-                IpRange::parse(entry).map_err(|error| allowlist_problem(index, entry, error))
-            })
-            .collect()
+        first_problem(parse_ranges("ip_allowlist", &self.ip_allowlist))
+    }
+
+    /// `proxy_trusted`, each entry an address or a CIDR range.
+    pub fn parsed_proxy_trusted(&self) -> Result<Vec<IpRange>, Invalid> {
+        first_problem(parse_ranges("proxy_trusted", &self.proxy_trusted))
     }
 
     /// `version_mask`, which must be exactly 8 hex digits.
@@ -354,6 +383,15 @@ impl StratumConfig {
             .map(VersionMask)
             .map_err(|_| invalid())
     }
+}
+
+fn first_problem<T>(result: Result<T, Vec<Invalid>>) -> Result<T, Invalid> {
+    result.map_err(|problems| {
+        problems
+            .into_iter()
+            .next()
+            .expect("an error holds a problem")
+    })
 }
 
 fn check_database_url(url: &str, problems: &mut Vec<Invalid>) {
@@ -466,6 +504,45 @@ mod tests {
         assert!(about("bans.min_shares").contains("at least 10"));
         assert!(about("bans.ban_secs").contains("at least 1 second"));
         assert!(!problems.iter().any(|p| p.key == "bans.window_secs"));
+    }
+
+    #[test]
+    fn proxy_protocol_needs_its_balancers_listed() {
+        let mut config = Config::default();
+        config.stratum.proxy_protocol = true;
+        let about = |config: &Config, key: &str| {
+            config
+                .problems()
+                .into_iter()
+                .find(|problem| problem.key == key)
+                .map(|problem| problem.problem)
+        };
+        let problem = about(&config, "stratum.proxy_trusted").expect("an empty list is refused");
+        assert!(
+            problem.contains("must list the load balancers"),
+            "{problem}"
+        );
+        config.stratum.proxy_trusted = vec!["10.0.0.5".into(), "10.1.0.0/15".into()];
+        assert_eq!(about(&config, "stratum.proxy_trusted"), None);
+        let problem = about(&config, "stratum.proxy_trusted[1]").expect("a bad range");
+        assert!(problem.contains("did you mean 10.0.0.0/15"), "{problem}");
+        assert_eq!(
+            config.stratum.parsed_proxy_trusted().unwrap_err().key,
+            "stratum.proxy_trusted[1]"
+        );
+        config.stratum.proxy_trusted = vec!["0.0.0.0/0".into(), "::/0".into()];
+        assert!(!config
+            .problems()
+            .iter()
+            .any(|problem| problem.key.starts_with("stratum.proxy")));
+        assert_eq!(
+            config.stratum.parsed_proxy_trusted().map(|r| r.len()),
+            Ok(2)
+        );
+        // Off, the list is not needed.
+        config.stratum.proxy_protocol = false;
+        config.stratum.proxy_trusted.clear();
+        assert_eq!(about(&config, "stratum.proxy_trusted"), None);
     }
 
     #[test]

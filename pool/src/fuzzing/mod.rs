@@ -7,8 +7,10 @@
 //! target. Each function panics when an oracle fails, which AFL records as
 //! a crash.
 
+mod proxy_header;
 mod session;
 
+pub use proxy_header::proxy_header;
 pub use session::{session, session_report, SessionReport};
 
 use crate::config::{Config, PayoutMode};

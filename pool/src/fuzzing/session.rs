@@ -435,6 +435,7 @@ impl Run {
                 }),
             },
             credit: crate::payouts::CreditSettings::from_config(&config),
+            proxy_protocol: None,
         };
         let jobs = JobManager::new(JobSettings {
             tag: b"/fuzz/".to_vec(),

@@ -10,6 +10,8 @@
 
 mod fdlimit;
 pub mod guard;
+mod proxied;
+pub mod proxy_protocol;
 pub(crate) mod session;
 pub mod solutions;
 pub mod stats;
@@ -28,13 +30,14 @@ use crate::jobs::{JobManager, JobSettings, TemplateChange};
 use crate::ledger::Ledger;
 use crate::template::TemplateSource;
 use guard::{BanRules, Guard, GuardSettings, Refusal, RefusalReason};
+pub use proxied::{ProxySettings, PROXY_HEADER_TIMEOUT};
 use stats::ServerStats;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use stratum::{Difficulty, VersionMask};
 use tokio::net::{TcpListener, TcpSocket};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use workers::WorkerBoard;
 
@@ -61,6 +64,9 @@ pub struct ServerSettings {
     pub guard: GuardSettings,
     /// How shares and blocks are credited.
     pub credit: crate::payouts::CreditSettings,
+    /// `Some`: every connection comes through a load balancer and begins
+    /// with a PROXY protocol header.
+    pub proxy_protocol: Option<ProxySettings>,
 }
 
 impl ServerSettings {
@@ -102,6 +108,14 @@ impl ServerSettings {
                 }),
             },
             credit: crate::payouts::CreditSettings::from_config(config),
+            proxy_protocol: config.stratum.proxy_protocol.then(|| ProxySettings {
+                trusted: config
+                    .stratum
+                    .parsed_proxy_trusted()
+                    .expect("validated proxy_trusted"),
+                header_timeout: PROXY_HEADER_TIMEOUT
+                    .min(Duration::from_secs(config.stratum.handshake_timeout_secs)),
+            }),
         }
     }
 }
@@ -374,6 +388,20 @@ async fn accept<S: TemplateSource>(listener: TcpListener, shared: Arc<Shared<S>>
         let id = next_session;
         // Refused connections are dropped here, which closes them.
         let now_ms = unix_millis();
+        if shared.settings.proxy_protocol.is_some() {
+            // The miner's address comes with the header, read in the
+            // connection's own task (a slow sender holds up no one else),
+            // which holds its place under max_connections meanwhile.
+            let Some(permit) = place(&permits, &shared, peer, max, now_ms) else {
+                continue;
+            };
+            let shared = Arc::clone(&shared);
+            sessions.spawn(async move {
+                proxied::serve_proxied(shared, stream, peer, id).await;
+                drop(permit);
+            });
+            continue;
+        }
         let admission = match shared.guard.admit(peer.ip(), id, now_ms) {
             Ok(admission) => admission,
             Err(refusal) => {
@@ -381,26 +409,41 @@ async fn accept<S: TemplateSource>(listener: TcpListener, shared: Arc<Shared<S>>
                 continue;
             }
         };
-        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-            shared
-                .stats
-                .connections_refused
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let refusal = Refusal {
-                reason: RefusalReason::MaxConnections { limit: max },
-                log: shared.guard.refused_at_capacity(now_ms),
-            };
-            log_refusal(peer, refusal);
+        let Some(permit) = place(&permits, &shared, peer, max, now_ms) else {
             continue;
         };
         let shared = Arc::clone(&shared);
         sessions.spawn(async move {
-            session::run(shared, stream, peer, id).await;
+            session::run(shared, stream, peer, id, Vec::new()).await;
             drop(permit);
             drop(admission);
         });
     }
     sessions.shutdown().await;
+}
+
+/// A place under `stratum.max_connections`, or the refusal counted and
+/// logged.
+fn place<S>(
+    permits: &Arc<Semaphore>,
+    shared: &Shared<S>,
+    peer: SocketAddr,
+    max: usize,
+    now_ms: i64,
+) -> Option<OwnedSemaphorePermit> {
+    let Ok(permit) = Arc::clone(permits).try_acquire_owned() else {
+        shared
+            .stats
+            .connections_refused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let refusal = Refusal {
+            reason: RefusalReason::MaxConnections { limit: max },
+            log: shared.guard.refused_at_capacity(now_ms),
+        };
+        log_refusal(peer, refusal);
+        return None;
+    };
+    Some(permit)
 }
 
 /// One line per refusal, as many as the guard's log gate lets through

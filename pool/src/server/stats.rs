@@ -64,6 +64,44 @@ impl Reject {
     }
 }
 
+/// Why a connection on a PROXY protocol port was closed before its
+/// session began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProxyRefusal {
+    /// Its peer is not in `stratum.proxy_trusted`.
+    UntrustedPeer,
+    /// Bytes that are not a PROXY header.
+    Malformed,
+    /// No complete header in time.
+    Timeout,
+    /// Closed (or reset) partway through the header.
+    Truncated,
+}
+
+impl ProxyRefusal {
+    pub const ALL: [ProxyRefusal; 4] = [
+        ProxyRefusal::UntrustedPeer,
+        ProxyRefusal::Malformed,
+        ProxyRefusal::Timeout,
+        ProxyRefusal::Truncated,
+    ];
+
+    /// The label metrics and logs use.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProxyRefusal::UntrustedPeer => "untrusted_peer",
+            ProxyRefusal::Malformed => "malformed",
+            ProxyRefusal::Timeout => "timeout",
+            ProxyRefusal::Truncated => "truncated",
+        }
+    }
+
+    fn index(self) -> usize {
+        // ALL lists the variants in declaration order.
+        self as usize
+    }
+}
+
 /// A sum of share difficulties that holds any pool for any time: the f64
 /// bits in an atomic, added to with a compare-and-swap loop (no lock on
 /// the share path; a retry only when two sessions add at the same
@@ -101,6 +139,8 @@ pub struct ServerStats {
     pub connections_open: AtomicU64,
     /// Connections refused because the pool was at its limit.
     pub connections_refused: AtomicU64,
+    /// Connections closed for their PROXY protocol header, by reason.
+    proxy_header_refused: [AtomicU64; 4],
     /// Miners dropped for not taking their work (see `WORK_STALL`).
     pub slow_miners_dropped: AtomicU64,
     /// Work batches replaced by newer work before a slow miner took them.
@@ -152,6 +192,8 @@ pub struct StatsSnapshot {
     pub connections_total: u64,
     pub connections_open: u64,
     pub connections_refused: u64,
+    /// Per [`ProxyRefusal`], in [`ProxyRefusal::ALL`]'s order.
+    pub proxy_header_refused: Vec<(&'static str, u64)>,
     pub slow_miners_dropped: u64,
     pub work_coalesced: u64,
     pub protocol_errors: u64,
@@ -174,6 +216,14 @@ impl StatsSnapshot {
             .fold(0, u64::saturating_add)
     }
 
+    /// Connections closed for their PROXY header, every reason.
+    pub fn proxy_header_refused_total(&self) -> u64 {
+        self.proxy_header_refused
+            .iter()
+            .map(|(_, count)| *count)
+            .fold(0, u64::saturating_add)
+    }
+
     pub fn rejected(&self, reject: Reject) -> u64 {
         self.rejected
             .iter()
@@ -185,6 +235,10 @@ impl StatsSnapshot {
 impl ServerStats {
     pub fn reject(&self, reject: Reject) {
         self.rejected[reject.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn refuse_proxy_header(&self, reason: ProxyRefusal) {
+        self.proxy_header_refused[reason.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn accept(&self, difficulty: f64) {
@@ -221,6 +275,13 @@ impl ServerStats {
             connections_total: load(&self.connections_total),
             connections_open: load(&self.connections_open),
             connections_refused: load(&self.connections_refused),
+            proxy_header_refused: ProxyRefusal::ALL
+                .iter()
+                .map(|reason| {
+                    let count = load(&self.proxy_header_refused[reason.index()]);
+                    (reason.name(), count)
+                })
+                .collect(),
             slow_miners_dropped: load(&self.slow_miners_dropped),
             work_coalesced: load(&self.work_coalesced),
             protocol_errors: load(&self.protocol_errors),
@@ -252,6 +313,9 @@ mod tests {
     fn rejects_are_indexed_in_declaration_order() {
         for (index, reject) in Reject::ALL.iter().enumerate() {
             assert_eq!(reject.index(), index, "{reject:?}");
+        }
+        for (index, reason) in ProxyRefusal::ALL.iter().enumerate() {
+            assert_eq!(reason.index(), index, "{reason:?}");
         }
     }
 

@@ -164,6 +164,18 @@ fn connections(out: &mut Exposition, stats: &StatsSnapshot, guard: &GuardSnapsho
         );
     }
     out.family(
+        "pool_proxy_header_refused_total",
+        Kind::Counter,
+        "Connections closed before their session for their PROXY protocol header (stratum.proxy_protocol), by reason: untrusted_peer (not in stratum.proxy_trusted), malformed, timeout, truncated.",
+    );
+    for (reason, count) in &stats.proxy_header_refused {
+        out.sample(
+            "pool_proxy_header_refused_total",
+            &[("reason", *reason)],
+            *count,
+        );
+    }
+    out.family(
         "pool_slow_miners_dropped_total",
         Kind::Counter,
         "Miners disconnected for not reading what the pool sent them.",
@@ -397,13 +409,14 @@ fn ledger(out: &mut Exposition, ledger: &LedgerStats, database_answered: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::stats::{Reject, ServerStats};
+    use crate::server::stats::{ProxyRefusal, Reject, ServerStats};
 
     #[test]
     fn every_reject_is_an_outcome_and_missing_data_leaves_families_empty() {
         let stats = ServerStats::default();
         stats.accept(2.5);
         stats.reject(Reject::Stale);
+        stats.refuse_proxy_header(ProxyRefusal::Malformed);
         let guard = GuardSnapshot {
             bans_total: 3,
             bans_active: 2,
@@ -450,6 +463,10 @@ mod tests {
             "pool_bans_total{scope=\"ip\"} 3\n",
             "pool_bans_total{scope=\"connection\"} 0\n",
             "pool_bans_active 2\n",
+            "pool_proxy_header_refused_total{reason=\"untrusted_peer\"} 0\n",
+            "pool_proxy_header_refused_total{reason=\"malformed\"} 1\n",
+            "pool_proxy_header_refused_total{reason=\"timeout\"} 0\n",
+            "pool_proxy_header_refused_total{reason=\"truncated\"} 0\n",
         ] {
             assert!(text.contains(line), "{line}");
         }

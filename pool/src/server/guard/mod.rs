@@ -246,6 +246,13 @@ impl Guard {
         self.state().refusal_log.pass(now_ms)
     }
 
+    /// A connection refused for its PROXY protocol header (or its peer not
+    /// a trusted balancer): `Some(n)` to log it. It shares the refusal
+    /// lines' budget, so a flood of any kind logs 10 lines a minute.
+    pub fn refused_proxy_header(&self, now_ms: i64) -> Option<u64> {
+        self.state().refusal_log.pass(now_ms)
+    }
+
     fn release(&self, connection: u64) {
         let mut state = self.state();
         let Some(closed) = state.connections.remove(&connection) else {

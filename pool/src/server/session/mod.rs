@@ -142,6 +142,7 @@ pub(super) async fn run<S: TemplateSource>(
     stream: TcpStream,
     peer: SocketAddr,
     id: u64,
+    initial: Vec<u8>,
 ) {
     let stats: Arc<ServerStats> = Arc::clone(&shared.stats);
     stats.connections_total.fetch_add(1, Ordering::Relaxed);
@@ -152,7 +153,7 @@ pub(super) async fn run<S: TemplateSource>(
     let writer = tokio::spawn(writer::write_lines(write_half, queue));
     let mut session = Session::new(shared, id, out, Instant::now());
     tracing::debug!(session = id, %peer, "connected");
-    let close = session.serve(&mut reader).await;
+    let close = session.serve(&mut reader, initial).await;
     match &close {
         Close::Eof | Close::Shutdown => tracing::debug!(session = id, %peer, ?close, "closed"),
         Close::ReadError(error) => tracing::info!(session = id, %peer, %error, "read failed"),
@@ -226,8 +227,16 @@ impl<S: TemplateSource> Session<S> {
         }
     }
 
-    async fn serve(&mut self, reader: &mut tokio::net::tcp::OwnedReadHalf) -> Close {
+    /// `initial`: bytes the miner sent before the session began (what
+    /// followed a PROXY protocol header), framed before the socket's.
+    async fn serve(
+        &mut self,
+        reader: &mut tokio::net::tcp::OwnedReadHalf,
+        initial: Vec<u8>,
+    ) -> Close {
         let mut framer = LineFramer::new(MAX_LINE);
+        framer.push(&initial);
+        drop(initial);
         let mut pending: Pending = FuturesOrdered::new();
         let mut generation = self.shared.generation.subscribe();
         generation.mark_unchanged();
