@@ -96,6 +96,8 @@ impl<S: TemplateSource> Session<S> {
                 &worker_name,
                 super::super::unix_millis(),
             );
+            // Most connections authorize one worker: no room held for four.
+            self.workers.reserve_exact(1);
             self.workers.push(Worker {
                 username: username.clone(),
                 address: authorize.username.address.clone(),
