@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use stratum::framer::LineFramer;
-use stratum::message::{Id, Notify, ServerMessage, SubscribeResult};
+use stratum::message::{Id, ServerMessage, SubscribeResult};
 use stratum::{Extranonce1, Extranonce2, Job, Nonce, Sha256d};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -75,6 +75,10 @@ struct Client {
     extranonce1: Option<Extranonce1>,
     extranonce2_size: usize,
     authorized: bool,
+    /// The latest `mining.notify` as sent; read into `job` only when a
+    /// share needs it, so idle connections cost the harness (which shares
+    /// the machine with the pool) almost nothing per block.
+    notify: Option<Vec<u8>>,
     job: Option<CurrentJob>,
     /// Submits in flight: id and when it was written.
     sent: VecDeque<(u64, Instant)>,
@@ -125,6 +129,7 @@ impl Client {
             extranonce1: None,
             extranonce2_size: 0,
             authorized: false,
+            notify: None,
             job: None,
             sent: VecDeque::new(),
             next_id: FIRST_SUBMIT_ID,
@@ -135,7 +140,7 @@ impl Client {
     }
 
     fn ready(&self) -> bool {
-        self.extranonce1.is_some() && self.authorized && self.job.is_some()
+        self.extranonce1.is_some() && self.authorized && self.notify.is_some()
     }
 
     async fn serve(
@@ -215,6 +220,10 @@ impl Client {
     }
 
     fn on_line(&mut self, line: &[u8], arrived: Instant) -> Result<(), LoadError> {
+        if is_notify(line) {
+            self.on_notify(line, arrived);
+            return Ok(());
+        }
         let message = ServerMessage::parse(line)
             .map_err(|error| LoadError::Protocol(format!("unreadable line: {error}")))?;
         match message {
@@ -265,30 +274,36 @@ impl Client {
                     }
                 }
             }
-            ServerMessage::Notify(notify) => self.on_notify(notify, line, arrived)?,
             _ => {}
         }
         Ok(())
     }
 
-    fn on_notify(
-        &mut self,
-        notify: Notify,
-        line: &[u8],
-        arrived: Instant,
-    ) -> Result<(), LoadError> {
-        let clean = notify.clean_jobs;
-        let raw_id = raw_job_id(line)?;
-        let job = Job::new(notify).map_err(|error| LoadError::Protocol(format!("job: {error}")))?;
-        // The first job is the connection's start, not a new block.
-        if clean && self.job.is_some() && !self.finder {
+    /// A job: a clean one after the first is a new block, timed here.
+    fn on_notify(&mut self, line: &[u8], arrived: Instant) {
+        if is_clean(line) && self.notify.is_some() && !self.finder {
             if self.report.clean_notifies.len() < MAX_CLEAN_NOTIFIES {
                 self.report.clean_notifies.push(arrived);
             }
             self.shared.clean_notifies.fetch_add(1, Ordering::Relaxed);
         }
-        self.job = Some(CurrentJob { job, raw_id });
-        Ok(())
+        self.notify = Some(line.to_vec());
+        self.job = None;
+    }
+
+    /// The latest job, read from its notify once.
+    fn job(&mut self) -> Result<&CurrentJob, LoadError> {
+        if self.job.is_none() {
+            let line = self.notify.as_deref().expect("ready");
+            let Ok(ServerMessage::Notify(notify)) = ServerMessage::parse(line) else {
+                return Err(LoadError::Protocol("unreadable mining.notify".into()));
+            };
+            let raw_id = raw_job_id(line)?;
+            let job =
+                Job::new(notify).map_err(|error| LoadError::Protocol(format!("job: {error}")))?;
+            self.job = Some(CurrentJob { job, raw_id });
+        }
+        Ok(self.job.as_ref().expect("just read"))
     }
 
     /// Writes submits until `in_flight` are waiting for their answers.
@@ -299,7 +314,7 @@ impl Client {
         }
         let mut lines = String::with_capacity(missing * 160);
         for _ in 0..missing {
-            let line = self.submit_line(false);
+            let line = self.submit_line(false)?;
             lines.push_str(&line);
         }
         self.write(lines.as_bytes()).await
@@ -307,8 +322,9 @@ impl Client {
 
     /// A submit with a random extranonce2 and nonce: a block when `block`,
     /// else anything but a block if the run avoids them.
-    fn submit_line(&mut self, block: bool) -> String {
-        let job = self.job.as_ref().expect("ready");
+    fn submit_line(&mut self, block: bool) -> Result<String, LoadError> {
+        self.job()?;
+        let job = self.job.as_ref().expect("read");
         let extranonce1 = self.extranonce1.as_ref().expect("ready");
         loop {
             let random = next_random(&mut self.random);
@@ -349,21 +365,21 @@ impl Client {
             let id = self.next_id;
             self.next_id += 1;
             self.sent.push_back((id, Instant::now()));
-            return format!(
+            return Ok(format!(
                 "{{\"id\":{id},\"method\":\"mining.submit\",\"params\":[\"{}\",\"{}\",\"{}\",\"{}\",\"{}\"]}}\n",
                 self.shared.username,
                 job.raw_id,
                 extranonce2.to_wire(),
                 job.job.ntime().to_wire(),
                 nonce.to_wire()
-            );
+            ));
         }
     }
 
     /// Grinds a block on the current job and submits it; the instant its
     /// submit left is the trigger time.
     async fn solve(&mut self) -> Result<Instant, LoadError> {
-        let line = self.submit_line(true);
+        let line = self.submit_line(true)?;
         let sent = Instant::now();
         self.write(line.as_bytes()).await?;
         Ok(sent)
@@ -384,6 +400,26 @@ async fn recv<T>(receiver: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
     }
 }
 
+/// A `mining.notify` call (the subscribe answer names the method too).
+fn is_notify(line: &[u8]) -> bool {
+    contains(line, b"\"method\":\"mining.notify\"")
+        || contains(line, b"\"method\": \"mining.notify\"")
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+/// Whether a notify's last parameter, `clean_jobs`, is true.
+fn is_clean(line: &[u8]) -> bool {
+    let Some(close) = line.iter().rposition(|byte| *byte == b']') else {
+        return false;
+    };
+    line[..close].trim_ascii_end().ends_with(b"true")
+}
+
 /// The job id exactly as the pool wrote it (first notify parameter).
 fn raw_job_id(line: &[u8]) -> Result<String, LoadError> {
     let value: Value = serde_json::from_slice(line)
@@ -401,4 +437,21 @@ fn next_random(state: &mut u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_jobs_is_the_last_parameter() {
+        let clean = br#"{"id":null,"method":"mining.notify","params":["1","00",["ab"],"20000000","1d00ffff","6740",true]}"#;
+        assert!(is_clean(clean));
+        assert!(is_clean(b"{\"params\":[\"1\", true ] }"));
+        let not = br#"{"id":null,"method":"mining.notify","params":["1","00",["ab"],"20000000","1d00ffff","6740",false]}"#;
+        assert!(!is_clean(not));
+        assert!(is_notify(not));
+        let subscribed = br#"{"id":1,"result":[[["mining.notify","ae6812eb4cd7735a"]],"08000002",4],"error":null}"#;
+        assert!(!is_notify(subscribed));
+    }
 }
