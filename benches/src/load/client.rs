@@ -226,55 +226,52 @@ impl Client {
         }
         let message = ServerMessage::parse(line)
             .map_err(|error| LoadError::Protocol(format!("unreadable line: {error}")))?;
-        match message {
-            ServerMessage::Response(response) => {
-                let id = match &response.id {
-                    Id::Number(number) => number.as_u64().unwrap_or(0),
-                    _ => 0,
+        // Difficulty, masks, pings: nothing the harness measures.
+        let ServerMessage::Response(response) = message else {
+            return Ok(());
+        };
+        let id = match &response.id {
+            Id::Number(number) => number.as_u64().unwrap_or(0),
+            _ => 0,
+        };
+        match id {
+            SUBSCRIBE_ID => {
+                let result = response
+                    .result
+                    .map_err(|error| LoadError::Refused(format!("subscribe: {error:?}")))?;
+                let subscribed = SubscribeResult::from_value(&result)
+                    .map_err(|error| LoadError::Protocol(format!("subscribe answer: {error}")))?;
+                self.extranonce1 = Some(subscribed.extranonce1);
+                self.extranonce2_size = subscribed.extranonce2_size;
+            }
+            AUTHORIZE_ID => match response.result {
+                Ok(Value::Bool(true)) => self.authorized = true,
+                other => {
+                    return Err(LoadError::Refused(format!("authorize: {other:?}")));
+                }
+            },
+            id => {
+                let Some(position) = self.sent.iter().position(|(sent, _)| *sent == id) else {
+                    return Ok(());
                 };
-                match id {
-                    SUBSCRIBE_ID => {
-                        let result = response
-                            .result
-                            .map_err(|error| LoadError::Refused(format!("subscribe: {error:?}")))?;
-                        let subscribed = SubscribeResult::from_value(&result).map_err(|error| {
-                            LoadError::Protocol(format!("subscribe answer: {error}"))
-                        })?;
-                        self.extranonce1 = Some(subscribed.extranonce1);
-                        self.extranonce2_size = subscribed.extranonce2_size;
-                    }
-                    AUTHORIZE_ID => match response.result {
-                        Ok(Value::Bool(true)) => self.authorized = true,
-                        other => {
-                            return Err(LoadError::Refused(format!("authorize: {other:?}")));
-                        }
-                    },
-                    id => {
-                        let Some(position) = self.sent.iter().position(|(sent, _)| *sent == id)
-                        else {
-                            return Ok(());
-                        };
-                        let (_, sent_at) = self.sent.remove(position).expect("found");
-                        if self.finder {
-                            return Ok(());
-                        }
-                        self.report.latencies.record(arrived - sent_at);
-                        match response.result {
-                            Ok(Value::Bool(true)) => self.report.outcomes.accepted += 1,
-                            Ok(_) => self.report.outcomes.refused += 1,
-                            Err(error) => {
-                                *self
-                                    .report
-                                    .outcomes
-                                    .errors
-                                    .entry(error.code.code())
-                                    .or_default() += 1
-                            }
-                        }
+                let (_, sent_at) = self.sent.remove(position).expect("found");
+                if self.finder {
+                    return Ok(());
+                }
+                self.report.latencies.record(arrived - sent_at);
+                match response.result {
+                    Ok(Value::Bool(true)) => self.report.outcomes.accepted += 1,
+                    Ok(_) => self.report.outcomes.refused += 1,
+                    Err(error) => {
+                        *self
+                            .report
+                            .outcomes
+                            .errors
+                            .entry(error.code.code())
+                            .or_default() += 1
                     }
                 }
             }
-            _ => {}
         }
         Ok(())
     }
