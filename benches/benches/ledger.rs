@@ -1,18 +1,19 @@
 //! The ledger at volume: shares recorded through `Ledger::record_share` by
 //! 1,600 tasks at once (100 connections with 16 submits in flight each),
 //! every call waiting for its share's commit, into a SQLite file and, when
-//! `POOL_TEST_POSTGRES_URL` names a server, into PostgreSQL (a schema of
-//! its own, dropped afterwards). Criterion reports durable shares/s; the
-//! latency of each call, from the first to the last sample, is printed
-//! after each backend as p50 / p99 / max.
+//! `POOL_TEST_POSTGRES_URL` names a server, into PostgreSQL (a schema per
+//! sample, dropped afterwards). Each sample starts from an empty ledger.
+//! Criterion reports durable shares/s; the latency of every call of every
+//! sample is printed after each backend as p50 / p99 / max.
 //!
 //! `cargo bench -p benches --bench ledger`; `POOL_BENCH_LEDGER_SHARES` sets
 //! the shares per sample (default 96 000: 60 per task).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use futures::future::join_all;
-use pool::ledger::{Ledger, NewShare};
+use pool::ledger::{Ledger, LedgerStats, NewShare};
 use sqlx::{Connection, PgConnection};
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::runtime::Runtime;
 
@@ -46,10 +47,10 @@ fn now_ms() -> i64 {
         .map_or(0, |since| since.as_millis() as i64)
 }
 
-/// Records `count` shares numbered from `first` from [`TASKS`] tasks, each
-/// waiting for one call before its next; returns the wall time and every
-/// call's latency.
-async fn record(ledger: &Ledger, first: u64, count: u64) -> (Duration, Vec<Duration>) {
+/// Records `count` shares (rounded up to a multiple of [`TASKS`]) from
+/// [`TASKS`] tasks, each waiting for one call before its next; returns the
+/// wall time and every call's latency.
+async fn record(ledger: &Ledger, count: u64) -> (Duration, Vec<Duration>) {
     let per_task = count.div_ceil(TASKS);
     let started = Instant::now();
     let tasks = (0..TASKS).map(|task| {
@@ -58,7 +59,7 @@ async fn record(ledger: &Ledger, first: u64, count: u64) -> (Duration, Vec<Durat
             let connection = task % CONNECTIONS;
             let mut latencies = Vec::with_capacity(per_task as usize);
             for i in 0..per_task {
-                let n = first + i * TASKS + task;
+                let n = i * TASKS + task;
                 let call = Instant::now();
                 ledger
                     .record_share(share(n, connection, now_ms()))
@@ -82,29 +83,103 @@ fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
     sorted.get(index).copied().unwrap_or_default()
 }
 
-/// A fresh schema on the server `server` names, and the URL that writes
-/// into it.
-async fn postgres_schema(server: &str) -> (String, String) {
-    let schema = format!("bench_ledger_{}", std::process::id());
-    let mut admin = PgConnection::connect(server).await.expect("PostgreSQL");
-    sqlx::raw_sql(&format!(
-        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-    ))
-    .execute(&mut admin)
-    .await
-    .expect("create the bench schema");
-    let _ = admin.close().await;
-    let separator = if server.contains('?') { '&' } else { '?' };
-    let url = format!("{server}{separator}options[search_path]={schema}");
-    (schema, url)
+/// Where each sample gets a database of its own, so that every sample
+/// starts from an empty ledger (the unique hash index grows with the
+/// table, and with it what a commit writes).
+enum Place {
+    /// A directory for SQLite files.
+    Sqlite(PathBuf),
+    /// A PostgreSQL server, for one schema per sample.
+    Postgres(String),
 }
 
-async fn drop_schema(server: &str, schema: &str) {
-    if let Ok(mut admin) = PgConnection::connect(server).await {
-        let _ = sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
-            .execute(&mut admin)
-            .await;
-        let _ = admin.close().await;
+impl Place {
+    fn name(&self) -> &'static str {
+        match self {
+            Place::Sqlite(_) => "sqlite",
+            Place::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The URL of a new, empty database for sample `sample`.
+    async fn create(&self, sample: u64) -> String {
+        match self {
+            Place::Sqlite(dir) => format!("sqlite://{}/sample{sample}.db", dir.display()),
+            Place::Postgres(server) => {
+                let schema = schema_name(sample);
+                let mut admin = PgConnection::connect(server).await.expect("PostgreSQL");
+                sqlx::raw_sql(&format!(
+                    "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+                ))
+                .execute(&mut admin)
+                .await
+                .expect("create the sample's schema");
+                let _ = admin.close().await;
+                let separator = if server.contains('?') { '&' } else { '?' };
+                format!("{server}{separator}options[search_path]={schema}")
+            }
+        }
+    }
+
+    async fn remove(&self, sample: u64) {
+        match self {
+            Place::Sqlite(dir) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(dir.join(format!("sample{sample}.db{suffix}")));
+                }
+            }
+            Place::Postgres(server) => {
+                if let Ok(mut admin) = PgConnection::connect(server).await {
+                    let _ = sqlx::raw_sql(&format!("DROP SCHEMA {} CASCADE", schema_name(sample)))
+                        .execute(&mut admin)
+                        .await;
+                    let _ = admin.close().await;
+                }
+            }
+        }
+    }
+}
+
+fn schema_name(sample: u64) -> String {
+    format!("bench_ledger_{}_{sample}", std::process::id())
+}
+
+/// What the samples of one backend measured, together.
+#[derive(Default)]
+struct Totals {
+    shares: usize,
+    wall: Duration,
+    latencies: Vec<Duration>,
+    transactions: u64,
+    largest_batch: u64,
+    transaction_micros: u64,
+}
+
+impl Totals {
+    fn add(&mut self, wall: Duration, latencies: Vec<Duration>, stats: &LedgerStats) {
+        self.shares += latencies.len();
+        self.wall += wall;
+        self.latencies.extend(latencies);
+        self.transactions += stats.batches;
+        self.largest_batch = self.largest_batch.max(stats.largest_batch);
+        self.transaction_micros += stats.commit_latency.sum_micros;
+    }
+
+    fn print(mut self, backend: &str) {
+        self.latencies.sort_unstable();
+        println!(
+            "{backend}: {} shares in {:.2?} ({:.0} shares/s), call latency p50 {:.2?} \
+             p99 {:.2?} max {:.2?}; {} share transactions, largest {}, mean {:.2?}",
+            self.shares,
+            self.wall,
+            self.shares as f64 / self.wall.as_secs_f64(),
+            percentile(&self.latencies, 0.50),
+            percentile(&self.latencies, 0.99),
+            self.latencies.last().copied().unwrap_or_default(),
+            self.transactions,
+            self.largest_batch,
+            Duration::from_micros(self.transaction_micros / self.transactions.max(1)),
+        );
     }
 }
 
@@ -115,61 +190,42 @@ fn ledger_bench(c: &mut Criterion) {
         .unwrap_or(96_000);
     let runtime = Runtime::new().unwrap();
     let dir = std::env::temp_dir().join(format!("pool-bench-ledger-{}", std::process::id()));
-    let mut backends = vec![("sqlite", format!("sqlite://{}/ledger.db", dir.display()))];
-    let postgres = std::env::var("POOL_TEST_POSTGRES_URL")
+    let mut places = vec![Place::Sqlite(dir.clone())];
+    if let Some(server) = std::env::var("POOL_TEST_POSTGRES_URL")
         .ok()
         .filter(|server| !server.is_empty())
-        .map(|server| {
-            let (schema, url) = runtime.block_on(postgres_schema(&server));
-            backends.push(("postgres", url));
-            (server, schema)
-        });
+    {
+        places.push(Place::Postgres(server));
+    }
 
     let mut group = c.benchmark_group(format!("ledger_{TASKS}_in_flight"));
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(20));
     group.throughput(Throughput::Elements(count.div_ceil(TASKS) * TASKS));
-    for (backend, url) in &backends {
-        let ledger = runtime.block_on(Ledger::open(url)).expect("open the ledger");
-        let mut next = 0;
-        let mut latencies = Vec::new();
-        let mut total = (0, Duration::ZERO);
-        group.bench_function(BenchmarkId::new("record_share", backend), |b| {
+    for place in &places {
+        let mut sample = 0;
+        let mut totals = Totals::default();
+        group.bench_function(BenchmarkId::new("record_share", place.name()), |b| {
             b.iter_custom(|samples| {
                 let mut took = Duration::ZERO;
                 for _ in 0..samples {
-                    let (elapsed, calls) = runtime.block_on(record(&ledger, next, count));
-                    next += calls.len() as u64;
-                    total = (total.0 + calls.len(), total.1 + elapsed);
-                    latencies.extend(calls);
-                    took += elapsed;
+                    sample += 1;
+                    runtime.block_on(async {
+                        let url = place.create(sample).await;
+                        let ledger = Ledger::open(&url).await.expect("open the ledger");
+                        let (wall, latencies) = record(&ledger, count).await;
+                        totals.add(wall, latencies, &ledger.stats());
+                        ledger.close().await;
+                        place.remove(sample).await;
+                        took += wall;
+                    });
                 }
                 took
             })
         });
-        latencies.sort_unstable();
-        let stats = ledger.stats();
-        println!(
-            "{backend}: {} shares in {:.2?} ({:.0} shares/s), call latency p50 {:.2?} \
-             p99 {:.2?} max {:.2?}; {} transactions, largest batch {}, mean transaction {:.2?}",
-            total.0,
-            total.1,
-            total.0 as f64 / total.1.as_secs_f64(),
-            percentile(&latencies, 0.50),
-            percentile(&latencies, 0.99),
-            latencies.last().copied().unwrap_or_default(),
-            stats.batches,
-            stats.largest_batch,
-            Duration::from_micros(
-                stats.commit_latency.sum_micros / stats.commit_latency.count.max(1)
-            ),
-        );
-        runtime.block_on(ledger.close());
+        totals.print(place.name());
     }
     group.finish();
-    if let Some((server, schema)) = postgres {
-        runtime.block_on(drop_schema(&server, &schema));
-    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
