@@ -878,7 +878,6 @@ impl Connection {
 async fn fresh_ledger(world: &World, path: &std::path::Path) -> Ledger {
     std::fs::copy(&world.empty_ledger, path).expect("a copy of the empty ledger");
     let options = LedgerOptions {
-        batch_window: Duration::ZERO,
         max_connections: 2,
         ..LedgerOptions::default()
     };

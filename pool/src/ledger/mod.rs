@@ -128,7 +128,6 @@ impl Ledger {
             backend = db.backend().name(),
             url = %redact_url(url),
             schema_version,
-            batch_window_ms = options.batch_window.as_millis() as u64,
             max_batch = options.max_batch,
             "ledger open"
         );

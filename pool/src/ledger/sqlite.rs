@@ -12,9 +12,30 @@ use sqlx::sqlite::{
 use sqlx::Row;
 use std::str::FromStr;
 
-/// Rows per INSERT statement: 10 parameters each stays far below every
-/// SQLite build's parameter limit (999 in old ones).
-const ROWS_PER_STATEMENT: usize = 90;
+/// Rows in the largest INSERT: 10 parameters each, 10 240 in all, within
+/// the parameter limit of the SQLite that sqlx's `sqlite` feature bundles
+/// (3.46; `SQLITE_MAX_VARIABLE_NUMBER` is 32 766 since 3.32). A power of
+/// two (see [`statement_rows`]). Larger statements gain nothing: the rows'
+/// index work dominates a commit.
+const MAX_ROWS_PER_STATEMENT: usize = 1_024;
+
+/// The rows of each INSERT a batch of `shares` is cut into: as many of the
+/// largest as fit, then the rest in falling powers of two. Every statement
+/// then has one of 11 shapes, each prepared once per connection and kept:
+/// preparing a multi-row INSERT costs about as much as running it (some
+/// microseconds a row), and pipelined batches come in every size.
+fn statement_rows(shares: usize) -> impl Iterator<Item = usize> {
+    let mut rest = shares;
+    std::iter::from_fn(move || {
+        let rows = match rest {
+            0 => return None,
+            rest if rest >= MAX_ROWS_PER_STATEMENT => MAX_ROWS_PER_STATEMENT,
+            rest => 1 << rest.ilog2(),
+        };
+        rest -= rows;
+        Some(rows)
+    })
+}
 
 const SHARE_COLUMNS: &str =
     "node, address, worker, job_id, difficulty, network_difficulty, time_ms, is_block, hash, \
@@ -118,10 +139,12 @@ pub(super) async fn insert_shares(
 ) -> Result<Vec<bool>, sqlx::Error> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut inserted = FxHashSet::default();
-    for chunk in shares.chunks(ROWS_PER_STATEMENT) {
-        let sql = insert_sql(chunk.len());
-        // Full chunks reuse one prepared statement; the tail's is one-off.
-        let mut query = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
+    let mut rest = shares;
+    for rows in statement_rows(shares.len()) {
+        let (chunk, after) = rest.split_at(rows);
+        rest = after;
+        let sql = insert_sql(rows);
+        let mut query = sqlx::query(&sql);
         for share in chunk {
             query = query
                 .bind(i32::from(share.node))
@@ -185,8 +208,92 @@ fn insert_sql(rows: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{connect, insert_sql};
-    use crate::ledger::LedgerOptions;
+    use super::{connect, insert_shares, insert_sql, statement_rows, MAX_ROWS_PER_STATEMENT};
+    use crate::ledger::db::Db;
+    use crate::ledger::{LedgerOptions, NewShare};
+
+    /// The parameter limit of the SQLite sqlx bundles (3.46).
+    const SQLITE_MAX_VARIABLE_NUMBER: usize = 32_766;
+
+    #[test]
+    fn the_largest_insert_is_within_sqlites_parameter_limit() {
+        let sql = insert_sql(MAX_ROWS_PER_STATEMENT);
+        assert_eq!(sql.matches('?').count(), 10 * MAX_ROWS_PER_STATEMENT);
+        assert!(10 * MAX_ROWS_PER_STATEMENT <= SQLITE_MAX_VARIABLE_NUMBER);
+    }
+
+    #[test]
+    fn a_batch_is_cut_into_few_statements_of_few_shapes() {
+        let mut shapes = std::collections::BTreeSet::new();
+        for shares in 0..5_000 {
+            let rows: Vec<usize> = statement_rows(shares).collect();
+            assert_eq!(rows.iter().sum::<usize>(), shares);
+            assert!(rows
+                .iter()
+                .all(|&n| n.is_power_of_two() && n <= MAX_ROWS_PER_STATEMENT));
+            assert!(rows.windows(2).all(|pair| pair[0] >= pair[1]), "{rows:?}");
+            // Full statements, then at most one of each smaller power.
+            assert!(
+                rows.len() <= shares / MAX_ROWS_PER_STATEMENT + 10,
+                "{rows:?}"
+            );
+            shapes.extend(rows);
+        }
+        assert_eq!(shapes.len(), 11, "1, 2, 4, ... 1024 rows: {shapes:?}");
+        assert_eq!(
+            statement_rows(2_000).collect::<Vec<_>>(),
+            [1024, 512, 256, 128, 64, 16]
+        );
+    }
+
+    /// Every statement size, the largest included, runs on the bundled
+    /// SQLite, and the flags follow the shares' order.
+    #[tokio::test]
+    async fn a_batch_of_every_statement_size_is_inserted_and_then_refused() {
+        let pool = connect("sqlite::memory:", &LedgerOptions::default())
+            .await
+            .expect("open");
+        crate::ledger::migrations::run(&Db::Sqlite(pool.clone()))
+            .await
+            .expect("migrate");
+        let share = |n: u32| {
+            let mut hash = [0u8; 32];
+            hash[..4].copy_from_slice(&n.to_le_bytes());
+            NewShare {
+                node: 0,
+                address: format!("bcrt1qaddress{}", n % 3),
+                worker: String::new(),
+                job_id: u64::from(n),
+                difficulty: 1.0,
+                network_difficulty: 2.0,
+                time_ms: 1_700_000_000_000 + i64::from(n),
+                is_block: false,
+                hash,
+                credit_sat: 0,
+            }
+        };
+        let first: Vec<NewShare> = (0..2 * MAX_ROWS_PER_STATEMENT as u32 - 1)
+            .map(share)
+            .collect();
+        let inserted = insert_shares(&pool, &first).await.expect("insert");
+        assert!(inserted.iter().all(|&flag| flag));
+        // Half already recorded, interleaved with new ones.
+        let second: Vec<NewShare> = (0..2_000).map(|n| share(n * 2)).collect();
+        let inserted = insert_shares(&pool, &second).await.expect("insert again");
+        let expected: Vec<bool> = (0..2_000)
+            .map(|n| n * 2 >= 2 * MAX_ROWS_PER_STATEMENT as u32 - 1)
+            .collect();
+        assert_eq!(inserted, expected);
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM shares")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        assert_eq!(
+            rows as usize,
+            first.len() + expected.iter().filter(|&&f| f).count()
+        );
+    }
 
     #[test]
     fn insert_has_ten_parameters_per_row() {

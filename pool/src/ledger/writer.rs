@@ -1,7 +1,17 @@
-//! Group commit: one task owns every write. Callers queue a share with a
-//! oneshot; the writer gathers shares for at most `batch_window` (or until
-//! `max_batch` wait), writes them in one transaction, and only after the
-//! commit answers each caller. A failed commit answers every caller of the
+//! Group commit, pipelined: one task owns every write. Callers queue a
+//! request with a oneshot. While no transaction runs, the writer takes
+//! every request already queued (up to `max_batch` shares) and commits it
+//! at once, with no wait for more; while that transaction runs, the next
+//! batch gathers, and it is committed as soon as the first is done. Under
+//! load batches grow by themselves (what queued during one commit is the
+//! next), and a lone share waits only for its own commit (at a trickle, a
+//! transaction and an fsync per share: more syncs, no one waiting).
+//!
+//! One transaction at a time: SQLite has one writer anyway, PostgreSQL
+//! rows are then never locked by two of ours, and a hash in the gathering
+//! batch that the committing batch also holds is refused by the unique
+//! index, as between any two batches. Each caller is answered only after
+//! its transaction commits. A failed commit answers every caller of that
 //! batch with the error; the writer carries on with the next batch, so it
 //! recovers when the database does.
 //!
@@ -16,8 +26,10 @@ use super::stats::Counters;
 use super::{LedgerError, LedgerOptions};
 use rustc_hash::FxHashMap;
 use std::collections::hash_map::Entry;
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
@@ -44,28 +56,38 @@ pub(super) fn spawn(
     let (queue, commands) = mpsc::channel(options.queue_capacity.max(1));
     let (stopped, stopped_flag) = watch::channel(false);
     let writer = Writer {
-        db,
         commands,
-        write_timeout: options.write_timeout,
-        batch_window: options.batch_window,
+        received_all: false,
         max_batch: options.max_batch.max(1),
-        counters,
         stopped,
+    };
+    let committer = Committer {
+        db,
+        write_timeout: options.write_timeout,
+        counters,
         outage: None,
     };
-    tokio::spawn(writer.run());
+    tokio::spawn(writer.run(committer));
     (queue, stopped_flag)
 }
 
+/// Gathers requests into batches and hands each to the [`Committer`].
 struct Writer {
-    db: Db,
     commands: mpsc::Receiver<Command>,
-    write_timeout: Duration,
-    batch_window: Duration,
+    /// The queue is closed and empty: nothing more will arrive.
+    received_all: bool,
     max_batch: usize,
-    counters: Arc<Counters>,
     /// Set to true when the writer has stopped.
     stopped: watch::Sender<bool>,
+}
+
+/// Runs a batch's transactions and answers its callers. There is one: the
+/// writer holds it while the database is idle and lends it to the commit
+/// in flight, which hands it back when done, so two commits never overlap.
+struct Committer {
+    db: Db,
+    write_timeout: Duration,
+    counters: Arc<Counters>,
     outage: Option<Outage>,
 }
 
@@ -83,77 +105,94 @@ struct Batch {
     share_replies: Vec<Reply>,
     blocks: Vec<NewBlock>,
     block_replies: Vec<Reply>,
-    close: bool,
 }
 
 impl Batch {
-    fn add(&mut self, command: Command) {
-        match command {
-            Command::Share(share, reply) => {
-                self.shares.push(share);
-                self.share_replies.push(reply);
-            }
-            Command::Block(block, reply) => {
-                self.blocks.push(block);
-                self.block_replies.push(reply);
-            }
-            Command::Close => self.close = true,
-        }
-    }
-
     fn is_empty(&self) -> bool {
         self.shares.is_empty() && self.blocks.is_empty()
     }
 }
 
 impl Writer {
-    async fn run(mut self) {
-        while let Some(first) = self.commands.recv().await {
-            let mut batch = Batch::default();
-            batch.add(first);
-            self.gather(&mut batch).await;
-            let close = batch.close;
-            self.commit(batch).await;
-            if close {
-                self.drain().await;
-                break;
+    async fn run(mut self, committer: Committer) {
+        // The committer while no transaction runs.
+        let mut idle = Some(committer);
+        let mut committing = pin!(None);
+        let mut next = Batch::default();
+        loop {
+            if let Some(committer) = idle.take() {
+                // The database is idle: commit what is queued right now.
+                self.take_queued(&mut next);
+                if !next.is_empty() {
+                    committing.set(Some(committer.commit(std::mem::take(&mut next))));
+                } else if self.received_all {
+                    break;
+                } else {
+                    idle = Some(committer);
+                }
+            }
+            // At least one branch is enabled: a commit runs, or the
+            // committer is idle with an empty batch and the queue open.
+            tokio::select! {
+                biased;
+                committer = async {
+                    committing.as_mut().as_pin_mut().expect("a commit in flight").await
+                }, if committing.is_some() => {
+                    committing.set(None);
+                    idle = Some(committer);
+                }
+                command = self.commands.recv(),
+                    if !self.received_all && next.shares.len() < self.max_batch =>
+                {
+                    self.receive(&mut next, command);
+                    self.take_queued(&mut next);
+                }
             }
         }
         // Every handle dropped, or closed: nothing is left unanswered.
         self.stopped.send_replace(true);
     }
 
-    /// Adds what arrives within the batch window, up to `max_batch` shares.
-    /// Requests already waiting are taken even once the window has passed.
-    async fn gather(&mut self, batch: &mut Batch) {
-        let deadline = Instant::now() + self.batch_window;
-        while !batch.close && batch.shares.len() < self.max_batch {
-            match tokio::time::timeout_at(deadline, self.commands.recv()).await {
-                Ok(Some(command)) => batch.add(command),
-                Ok(None) | Err(_) => return,
+    /// Adds the requests already waiting, up to `max_batch` shares, without
+    /// waiting for more.
+    fn take_queued(&mut self, batch: &mut Batch) {
+        while !self.received_all && batch.shares.len() < self.max_batch {
+            match self.commands.try_recv() {
+                Ok(command) => self.receive(batch, Some(command)),
+                Err(TryRecvError::Empty) => return,
+                Err(TryRecvError::Disconnected) => self.received_all = true,
             }
         }
     }
 
-    /// Refuses new requests, then writes everything already queued.
-    async fn drain(&mut self) {
-        self.commands.close();
-        loop {
-            let mut batch = Batch::default();
-            while batch.shares.len() < self.max_batch {
-                match self.commands.recv().await {
-                    Some(command) => batch.add(command),
-                    None => break,
-                }
+    /// `None`: every handle is dropped, or the queue is closed and empty.
+    fn receive(&mut self, batch: &mut Batch, command: Option<Command>) {
+        match command {
+            Some(Command::Share(share, reply)) => {
+                batch.shares.push(share);
+                batch.share_replies.push(reply);
             }
-            if batch.is_empty() {
-                return;
+            Some(Command::Block(block, reply)) => {
+                batch.blocks.push(block);
+                batch.block_replies.push(reply);
             }
-            self.commit(batch).await;
+            // Refuses new requests; those already queued still arrive, and
+            // are written, before `None`.
+            Some(Command::Close) => self.commands.close(),
+            None => self.received_all = true,
         }
     }
+}
 
-    async fn commit(&mut self, batch: Batch) {
+impl Committer {
+    /// Writes the batch (its blocks, then its shares, as one transaction
+    /// each), answers its callers, and hands the committer back.
+    async fn commit(mut self, batch: Batch) -> Committer {
+        self.write(batch).await;
+        self
+    }
+
+    async fn write(&mut self, batch: Batch) {
         if !batch.blocks.is_empty() {
             let started = Instant::now();
             let result = self

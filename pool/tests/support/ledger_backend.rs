@@ -142,10 +142,12 @@ impl Place {
 
 /// Keeps the ledger from writing until released: SQLite's write lock held
 /// by another connection (a locked file), or PostgreSQL's `shares` table
-/// renamed away (a dropped table).
+/// renamed away (a dropped table, [`TestDb::block_writes`]: writes fail at
+/// once) or locked by another session ([`TestDb::hold_writes`]: writes wait).
 pub enum WriteBlock {
     Sqlite(SqliteConnection),
     Postgres(PgConnection),
+    PostgresLock(PgConnection),
 }
 
 impl TestDb {
@@ -175,6 +177,27 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Makes the ledger's writes wait (up to its write timeout) until
+    /// released: SQLite's write lock, or PostgreSQL's `shares` table locked
+    /// in another session's transaction.
+    pub async fn hold_writes(&self) -> WriteBlock {
+        match self.backend {
+            Backend::Sqlite => self.block_writes().await,
+            Backend::Postgres => {
+                let mut conn = PgConnection::connect(&self.url)
+                    .await
+                    .expect("second PostgreSQL connection");
+                sqlx::raw_sql("BEGIN; LOCK TABLE shares IN ACCESS EXCLUSIVE MODE")
+                    .execute(&mut conn)
+                    .await
+                    .expect("lock the shares table");
+                WriteBlock::PostgresLock(conn)
+            }
+        }
+    }
+}
+
 impl WriteBlock {
     pub async fn release(self) {
         match self {
@@ -190,6 +213,13 @@ impl WriteBlock {
                     .execute(&mut conn)
                     .await
                     .expect("rename the shares table back");
+                let _ = conn.close().await;
+            }
+            WriteBlock::PostgresLock(mut conn) => {
+                sqlx::raw_sql("ROLLBACK")
+                    .execute(&mut conn)
+                    .await
+                    .expect("release the table lock");
                 let _ = conn.close().await;
             }
         }
