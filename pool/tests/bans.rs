@@ -8,13 +8,15 @@
 
 #[path = "support/e2e.rs"]
 mod e2e;
+#[path = "support/log_capture.rs"]
+mod log_capture;
 
 use e2e::{accepted, regtest_address, wait_until, RawClient, TestPool, POLL, STEP};
+use log_capture::{capture_logs, log_lines_with};
 use miner_sim::{Dialect, MinerConfig, Swarm};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use stratum::message::{ClientMethod, ClientRequest, Id};
 use stratum::JobId;
@@ -25,44 +27,6 @@ use tokio::time::Instant;
 /// How long an answer may take while others misbehave (microseconds on a
 /// loopback; the margin is for a busy machine).
 const PROMPT: Duration = Duration::from_secs(2);
-
-// ---- what the pool logs --------------------------------------------------------
-
-static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-struct Capture;
-
-impl std::io::Write for Capture {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        LOGS.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Every test's pool logs (info and up) into [`LOGS`].
-fn capture_logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_writer(|| Capture)
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .try_init();
-}
-
-/// The captured lines that contain every one of `parts`.
-fn log_lines_with(parts: &[&str]) -> Vec<String> {
-    let logs = LOGS.lock().unwrap_or_else(|e| e.into_inner());
-    String::from_utf8_lossy(&logs)
-        .lines()
-        .filter(|line| parts.iter().all(|part| line.contains(part)))
-        .map(str::to_string)
-        .collect()
-}
 
 // ---- helpers -------------------------------------------------------------------
 

@@ -8,53 +8,17 @@
 
 #[path = "support/e2e.rs"]
 mod e2e;
+#[path = "support/log_capture.rs"]
+mod log_capture;
 
 use e2e::{accepted, regtest_address, GroundShare, RawClient, TestPool, STEP};
+use log_capture::{capture_logs, log_lines_with};
 use serde_json::Value;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
 use stratum::message::{ClientMethod, ClientRequest, Id, Subscribe};
 use stratum::JobId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-// ---- what the pool logs --------------------------------------------------------
-
-static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-struct Capture;
-
-impl std::io::Write for Capture {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        LOGS.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Every test's pool logs (info and up) into [`LOGS`].
-fn capture_logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_writer(|| Capture)
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .try_init();
-}
-
-/// The captured lines that contain every one of `parts`.
-fn log_lines_with(parts: &[&str]) -> Vec<String> {
-    let logs = LOGS.lock().unwrap_or_else(|e| e.into_inner());
-    String::from_utf8_lossy(&logs)
-        .lines()
-        .filter(|line| parts.iter().all(|part| line.contains(part)))
-        .map(str::to_string)
-        .collect()
-}
 
 // ---- headers, as a balancer writes them -----------------------------------------
 
