@@ -319,7 +319,7 @@ async fn follow_templates<S: TemplateSource>(shared: Arc<Shared<S>>) {
             shared
                 .stats
                 .template_seen(height, network_difficulty, unix_millis() as u64);
-            let (change, job) = {
+            {
                 let mut jobs = shared.jobs();
                 let change = jobs
                     .on_template(template, Instant::now())
@@ -338,15 +338,17 @@ async fn follow_templates<S: TemplateSource>(shared: Arc<Shared<S>>) {
                         }
                     }
                 }
-                (change, job)
+                if change != TemplateChange::Unchanged {
+                    tracing::debug!(height, ?change, "new work");
+                    // Under the job manager's lock: a session that finds
+                    // a job replaced also finds the new generation, and
+                    // sends the new work before its answer.
+                    shared.generation.send_modify(|published| {
+                        published.generation += 1;
+                        published.job = job;
+                    });
+                }
             };
-            if change != TemplateChange::Unchanged {
-                tracing::debug!(height, ?change, "new work");
-                shared.generation.send_modify(|published| {
-                    published.generation += 1;
-                    published.job = job;
-                });
-            }
         }
         tokio::select! {
             changed = templates.changed() => {

@@ -135,6 +135,8 @@ pub(crate) struct Session<S> {
     banned: bool,
     /// Work not queued yet because the writer is behind, and since when.
     deferred: Option<(Work, Instant)>,
+    /// The generation of work last pushed to this miner.
+    work_generation: u64,
 }
 
 pub(super) async fn run<S: TemplateSource>(
@@ -210,6 +212,7 @@ impl<S: TemplateSource> Session<S> {
             validator: ShareValidator::new(Sha256d::best(), CACHED_ROOTS),
             banned: false,
             deferred: None,
+            work_generation: 0,
             shared,
         }
     }
@@ -373,6 +376,7 @@ impl<S: TemplateSource> Session<S> {
     /// The template changed: the miner's new work goes out (or waits, see
     /// [`Session::send_work`]).
     pub(crate) fn push_new_work(&mut self) -> Result<(), Close> {
+        self.work_generation = self.shared.generation.borrow().generation;
         if !self.work_started {
             let lines = self.start_work();
             return self.send_all(lines);
@@ -381,6 +385,16 @@ impl<S: TemplateSource> Session<S> {
             Some(work) => self.send_work(work),
             None => Ok(()),
         }
+    }
+
+    /// New work published since this miner's last goes out now, ahead of
+    /// an answer that may depend on it (a share on the replaced block is
+    /// answered stale after the clean job, never before).
+    pub(crate) fn catch_up_work(&mut self) -> Result<(), Close> {
+        if self.shared.generation.borrow().generation == self.work_generation {
+            return Ok(());
+        }
+        self.push_new_work()
     }
 
     /// The timer fired: [`Session::on_tick`], and what it sends.

@@ -68,6 +68,7 @@ impl<S: TemplateSource> Session<S> {
                 }
                 tracing::debug!(session = self.id, reason = reject.name(), %message, "share rejected");
                 let line = Response::error(id, ErrorReply::new(reject.code(), message)).to_line();
+                self.catch_up_work()?;
                 return Ok(Answer::Now(line));
             }
         };
