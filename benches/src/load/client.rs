@@ -255,10 +255,11 @@ impl Client {
                     return Ok(());
                 };
                 let (_, sent_at) = self.sent.remove(position).expect("found");
-                if self.finder {
-                    return Ok(());
+                // The finder's blocks are counted (a refused one explains a
+                // round that no connection saw), not timed.
+                if !self.finder {
+                    self.report.latencies.record(arrived - sent_at);
                 }
-                self.report.latencies.record(arrived - sent_at);
                 match response.result {
                     Ok(Value::Bool(true)) => self.report.outcomes.accepted += 1,
                     Ok(_) => self.report.outcomes.refused += 1,

@@ -249,8 +249,19 @@ pub async fn run(settings: Settings) -> Result<Report, LoadError> {
     }
     // Up to the last answer: the connections read what was still due.
     let elapsed = started.elapsed();
-    if let Some((_, task)) = finder {
-        let _ = task.await;
+    if let Some((requests, task)) = finder {
+        drop(requests);
+        let report = task.await.unwrap_or_default();
+        let refused = report.outcomes.total() - report.outcomes.accepted;
+        if refused > 0 {
+            failures.push((
+                format!("the pool refused the finder's block: {:?}", report.outcomes),
+                refused as usize,
+            ));
+        }
+        if let Some(error) = report.error {
+            failures.push((format!("the finder: {error}"), 1));
+        }
     }
     let rss_end = settings.pid.and_then(rss::resident_bytes);
     let memory = match (rss_before, rss_connected, rss_end) {

@@ -731,8 +731,9 @@ impl Run {
         };
         connection.read_queued(&mut self.tally);
         // The queue is empty: work that waited goes out (the serve loop's
-        // drained branch), and is read at once.
-        if connection.session.flush_work().is_err() {
+        // drained branch, with the permits it is given), and is read at once.
+        let drained = connection.sender.try_reserve_many(OUT_QUEUE);
+        if connection.session.on_writer_drained(drained).is_err() {
             self.disconnect();
             return;
         }

@@ -269,11 +269,7 @@ impl<S: TemplateSource> Session<S> {
             tokio::select! {
                 // The writer took every earlier line: the newest work goes.
                 drained = out.reserve_many(OUT_QUEUE), if work_waiting => {
-                    // Released before the flush, which needs the room.
-                    if drained.is_err() {
-                        return Close::WriterGone;
-                    }
-                    if let Err(close) = self.flush_work() {
+                    if let Err(close) = self.on_writer_drained(drained) {
                         return close;
                     }
                 }
@@ -423,6 +419,23 @@ impl<S: TemplateSource> Session<S> {
         };
         self.deferred = Some((work, since));
         self.flush_work()
+    }
+
+    /// The writer took every earlier line: `drained` holds the whole
+    /// queue's permits, which only said so. They are given back before the
+    /// flush, which needs that room: held, the work would wait (and the
+    /// serve loop spin) until the miner sent a line of its own.
+    pub(crate) fn on_writer_drained<Permits, E>(
+        &mut self,
+        drained: Result<Permits, E>,
+    ) -> Result<(), Close> {
+        match drained {
+            Ok(permits) => {
+                drop(permits);
+                self.flush_work()
+            }
+            Err(_) => Err(Close::WriterGone),
+        }
     }
 
     /// Sends the waiting work if the writer has taken every earlier line.
