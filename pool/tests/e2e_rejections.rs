@@ -169,6 +169,11 @@ async fn a_second_solution_on_a_won_parent_is_a_sibling_not_a_submission() {
         let ours = simnet.block(&first_hash).expect("our block");
         assert_eq!(ours.header.prev_blockhash, parent);
     });
+    // The row is written after the node's answer is counted.
+    wait_until("our block recorded", Duration::from_secs(10), || {
+        pool.ledger().stats().blocks_written >= 1
+    })
+    .await;
     let blocks = pool.ledger().blocks().await.expect("read blocks");
     assert_eq!(blocks.len(), 1, "only our block is a ledger row");
     assert_eq!(blocks[0].hash, first_hash.to_string());

@@ -40,10 +40,9 @@ use crate::extranonce::Extranonce1Allocator;
 use crate::jobs::{JobManager, JobSettings};
 use crate::ledger::{Ledger, LedgerOptions};
 use crate::server::guard::{Admission, BanRules, Guard, GuardSettings};
-use crate::server::session::{Pending, Session, MAX_PENDING_ANSWERS, OUT_QUEUE, OUT_RESERVE};
+use crate::server::session::{Pending, Session, MAX_PENDING_ANSWERS, OUT_RESERVE};
 use crate::server::stats::ServerStats;
 use crate::server::workers::WorkerBoard;
-use crate::server::Line;
 use crate::server::{ServerSettings, Shared};
 use crate::template::simnet::validate::{self, HeaderContext};
 use crate::template::simnet::Simnet;
@@ -61,7 +60,7 @@ use std::time::{Duration, Instant};
 use stratum::framer::LineFramer;
 use stratum::message::{ClientMessage, ClientMethod, Id, ServerMessage};
 use stratum::{Difficulty, VersionMask};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 /// The session's timer period (as `session::TICK`).
 const TICK: Duration = Duration::from_secs(2);
@@ -287,9 +286,6 @@ impl TemplateSource for FuzzSource {
 struct Connection {
     session: Session<FuzzSource>,
     framer: LineFramer,
-    /// The session's outgoing queue, both ends: the miner reads `out`.
-    sender: mpsc::Sender<Line>,
-    out: mpsc::Receiver<Line>,
     /// Kept for its drop: the guard forgets the connection then.
     _admission: Admission,
     /// Job ids and ntimes as notified, newest last.
@@ -528,12 +524,9 @@ impl Run {
             .guard
             .admit(IpAddr::V4(Ipv4Addr::LOCALHOST), id, 0)
             .unwrap_or_else(|refusal| panic!("no per-address limit, yet refused: {refusal:?}"));
-        let (sender, out) = mpsc::channel(OUT_QUEUE);
         self.connection = Some(Connection {
-            session: Session::new(Arc::clone(&self.shared), id, sender.clone(), self.now),
+            session: Session::new(Arc::clone(&self.shared), id, self.now),
             framer: LineFramer::new(MAX_LINE),
-            sender,
-            out,
             _admission: admission,
             jobs: Vec::new(),
             extranonce1: None,
@@ -614,7 +607,7 @@ impl Run {
                     && self
                         .connection
                         .as_ref()
-                        .is_none_or(|connection| connection.sender.capacity() > 0)
+                        .is_none_or(|connection| connection.session.out_room() > 0)
                 {
                     self.answer_one();
                 }
@@ -679,7 +672,7 @@ impl Run {
             let Some(connection) = self.connection.as_ref() else {
                 return;
             };
-            let room = connection.sender.capacity();
+            let room = connection.session.out_room();
             if self.pending.len() >= MAX_PENDING_ANSWERS && room > 0 {
                 self.answer_one();
                 continue;
@@ -712,9 +705,9 @@ impl Run {
             Ok(ServerMessage::Response(_)) => self.tally.answered_other += 1,
             other => panic!("a share's answer {line:?} reads as {other:?}"),
         }
-        if let Some(connection) = self.connection.as_ref() {
+        if let Some(connection) = self.connection.as_mut() {
             // Callers make room first, as the serve loop does.
-            if connection.sender.try_send(line.into()).is_err() {
+            if connection.session.queue(line.into()).is_err() {
                 panic!("the harness sent an answer to a full queue");
             }
         }
@@ -730,10 +723,9 @@ impl Run {
             return;
         };
         connection.read_queued(&mut self.tally);
-        // The queue is empty: work that waited goes out (the serve loop's
-        // drained branch, with the permits it is given), and is read at once.
-        let drained = connection.sender.try_reserve_many(OUT_QUEUE);
-        if connection.session.on_writer_drained(drained).is_err() {
+        // The queue is empty: work that waited goes out (as the serve
+        // loop's write does), and is read at once.
+        if connection.session.flush_work().is_err() {
             self.disconnect();
             return;
         }
@@ -869,7 +861,7 @@ impl RunFiles {
 impl Connection {
     /// The miner reads every line queued for it.
     fn read_queued(&mut self, tally: &mut Tally) {
-        while let Ok(line) = self.out.try_recv() {
+        for line in self.session.take_queued() {
             read_line(line.as_str(), &mut self.jobs, &mut self.extranonce1, tally);
         }
     }

@@ -10,6 +10,7 @@
 
 mod fdlimit;
 pub mod guard;
+mod outbox;
 mod proxied;
 pub mod proxy_protocol;
 pub(crate) mod session;
@@ -17,9 +18,8 @@ pub mod solutions;
 pub mod stats;
 pub(crate) mod submitter;
 pub mod workers;
-mod writer;
 
-pub(crate) use writer::Line;
+pub(crate) use outbox::Line;
 
 use crate::alerts::Alerts;
 use crate::block::BlockStore;

@@ -9,11 +9,13 @@
 //! ledger's commit; those wait in submission order in `pending`, and once
 //! [`MAX_PENDING_ANSWERS`] wait the session stops reading this miner
 //! (back-pressure on its socket, not an unbounded queue in the pool).
-//! Work the pool sends on its own goes out once the writer has taken every
-//! earlier line, or ahead of the next line the session queues; until then
+//! Work the pool sends on its own goes out once every earlier line is
+//! written, or ahead of the next line the session queues; until then
 //! newer work replaces it, so on a fast test chain
 //! a miner gets the newest job, not a backlog, and only a miner that takes
-//! no work for [`WORK_STALL`] is dropped as not keeping up.
+//! no work for [`WORK_STALL`] is dropped as not keeping up. The session
+//! writes its own socket ([`Outbox`]): what one pass decides leaves in one
+//! write.
 //!
 //! Everything a miner can make a session hold without proof of work is
 //! bounded: the line framer, the answers pending, the validator's cache,
@@ -25,8 +27,8 @@ mod handshake;
 mod submit;
 mod work;
 
+use super::outbox::{self, Line, Outbox};
 use super::stats::ServerStats;
-use super::writer::{self, Line};
 use super::Shared;
 use crate::extranonce::Extranonce1Lease;
 use crate::template::TemplateSource;
@@ -42,7 +44,6 @@ use stratum::framer::LineFramer;
 use stratum::message::{ClientMessage, ClientMethod, ErrorCode, Response};
 use stratum::{Difficulty, Sha256d, ShareValidator, VersionMask};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 use work::{SentJob, Work};
 
 /// Longest line accepted from a miner (they never need more than a few KiB).
@@ -67,11 +68,11 @@ const CACHED_ROOTS: usize = 32;
 /// sends on its own (a new block) never queues behind unwritten lines: it
 /// waits, replaced by newer work, for at most [`WORK_STALL`].
 pub(crate) const OUT_RESERVE: usize = 8;
-/// Lines the outgoing queue holds (the writer task drains it).
-pub(crate) const OUT_QUEUE: usize = writer::QUEUE;
-/// Work the pool sends on its own waits, while the writer has not taken
-/// every earlier line, as one batch that newer work replaces. A miner that
-/// has not taken its work for this long has stopped reading: it is dropped.
+/// How long queued lines may take to leave once the session has ended.
+const CLOSE_FLUSH: Duration = Duration::from_secs(5);
+/// Work the pool sends on its own waits, while earlier lines are not all
+/// written, as one batch that newer work replaces. A miner that has not
+/// taken its work for this long has stopped reading: it is dropped.
 pub(crate) const WORK_STALL: Duration = Duration::from_secs(10);
 
 /// Why a session ends.
@@ -83,7 +84,7 @@ pub(crate) enum Close {
     NotUtf8,
     Garbage,
     SlowReader,
-    WriterGone,
+    WriteError(std::io::Error),
     HandshakeTimeout,
     Idle,
     Shutdown,
@@ -110,7 +111,7 @@ pub(crate) type Pending = FuturesOrdered<BoxFuture<'static, String>>;
 pub(crate) struct Session<S> {
     id: u64,
     shared: Arc<Shared<S>>,
-    out: mpsc::Sender<Line>,
+    out: Outbox,
     /// The time of the event being handled: the serve loop sets it, so
     /// the state machine itself never reads a clock (tests and the fuzzer
     /// drive it with their own).
@@ -133,7 +134,7 @@ pub(crate) struct Session<S> {
     validator: ShareValidator,
     /// Set once the guard bans this connection; the session then closes.
     banned: bool,
-    /// Work not queued yet because the writer is behind, and since when.
+    /// Work not queued yet because earlier lines are not written yet, and since when.
     deferred: Option<(Work, Instant)>,
     /// The generation of work last pushed to this miner.
     work_generation: u64,
@@ -141,7 +142,7 @@ pub(crate) struct Session<S> {
 
 pub(super) async fn run<S: TemplateSource>(
     shared: Arc<Shared<S>>,
-    stream: TcpStream,
+    mut stream: TcpStream,
     peer: SocketAddr,
     id: u64,
     initial: Vec<u8>,
@@ -150,15 +151,13 @@ pub(super) async fn run<S: TemplateSource>(
     stats.connections_total.fetch_add(1, Ordering::Relaxed);
     stats.connections_open.fetch_add(1, Ordering::Relaxed);
     let _ = stream.set_nodelay(true);
-    let (mut reader, write_half) = stream.into_split();
-    let (out, queue) = mpsc::channel(writer::QUEUE);
-    let writer = tokio::spawn(writer::write_lines(write_half, queue));
-    let mut session = Session::new(shared, id, out, Instant::now());
+    let mut session = Session::new(shared, id, Instant::now());
     tracing::debug!(session = id, %peer, "connected");
-    let close = session.serve(&mut reader, initial).await;
+    let close = session.serve(&stream, initial).await;
     match &close {
         Close::Eof | Close::Shutdown => tracing::debug!(session = id, %peer, ?close, "closed"),
         Close::ReadError(error) => tracing::info!(session = id, %peer, %error, "read failed"),
+        Close::WriteError(error) => tracing::debug!(session = id, %peer, %error, "write failed"),
         Close::SlowReader => {
             stats.slow_miners_dropped.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(session = id, %peer, "miner cannot keep up with its work; dropped")
@@ -166,24 +165,20 @@ pub(super) async fn run<S: TemplateSource>(
         _ => tracing::info!(session = id, %peer, ?close, "connection closed"),
     }
     session.end();
-    drop(session);
-    if matches!(close, Close::SlowReader) {
-        // Its socket is full: flushing the queue would hold the connection
-        // (and its file descriptor) for the whole write timeout.
-        writer.abort();
+    // What was queued (an error that explains the close, or answers at
+    // shutdown) still goes out, for a bounded time; not to a miner whose
+    // socket already stopped taking lines.
+    if !matches!(close, Close::SlowReader | Close::WriteError(_)) {
+        let _ = tokio::time::timeout(CLOSE_FLUSH, session.write_all_queued(&stream)).await;
     }
-    let _ = writer.await;
+    drop(session);
+    let _ = tokio::io::AsyncWriteExt::shutdown(&mut stream).await;
     stats.connections_open.fetch_sub(1, Ordering::Relaxed);
 }
 
 impl<S: TemplateSource> Session<S> {
-    /// A session whose lines go to `out`, connected at `now`.
-    pub(crate) fn new(
-        shared: Arc<Shared<S>>,
-        id: u64,
-        out: mpsc::Sender<Line>,
-        now: Instant,
-    ) -> Session<S> {
+    /// A session connected at `now`.
+    pub(crate) fn new(shared: Arc<Shared<S>>, id: u64, now: Instant) -> Session<S> {
         let settings = &shared.settings;
         let vardiff = Vardiff::new(
             VardiffConfig {
@@ -196,7 +191,7 @@ impl<S: TemplateSource> Session<S> {
         );
         Session {
             id,
-            out,
+            out: Outbox::new(),
             now,
             connected: now,
             last_line: now,
@@ -232,11 +227,7 @@ impl<S: TemplateSource> Session<S> {
 
     /// `initial`: bytes the miner sent before the session began (what
     /// followed a PROXY protocol header), framed before the socket's.
-    async fn serve(
-        &mut self,
-        reader: &mut tokio::net::tcp::OwnedReadHalf,
-        initial: Vec<u8>,
-    ) -> Close {
+    async fn serve(&mut self, stream: &TcpStream, initial: Vec<u8>) -> Close {
         let mut framer = LineFramer::new(MAX_LINE);
         framer.push(&initial);
         drop(initial);
@@ -245,7 +236,6 @@ impl<S: TemplateSource> Session<S> {
         generation.mark_unchanged();
         let mut shutdown = self.shared.shutdown.clone();
         let mut tick = tokio::time::interval(TICK);
-        let out = self.out.clone();
         loop {
             self.now = Instant::now();
             // New work before lines already read: a share on the replaced
@@ -261,32 +251,32 @@ impl<S: TemplateSource> Session<S> {
             if let Err(close) = self.on_framed_lines(&mut framer, &mut pending) {
                 return close;
             }
-            let backed_up = self.out.capacity() < OUT_RESERVE;
-            let work_waiting = self.deferred.is_some();
+            // Everything this pass decided leaves in one write, if the
+            // socket takes it now.
+            if let Err(close) = self.write_queued(stream) {
+                return close;
+            }
+            let writing = !self.out.is_empty();
+            let backed_up = self.out.room() < OUT_RESERVE;
             let reading = pending.len() < MAX_PENDING_ANSWERS && !backed_up;
             // An answer queued now takes the waiting work with it, first.
-            let room_for_answer = self.out.capacity() > self.deferred_lines();
+            let room_for_answer = self.out.room() > self.deferred_lines();
             tokio::select! {
-                // The writer took every earlier line: the newest work goes.
-                drained = out.reserve_many(OUT_QUEUE), if work_waiting => {
-                    if let Err(close) = self.on_writer_drained(drained) {
-                        return close;
-                    }
-                }
-                room = out.reserve(), if backed_up => {
-                    // The miner read some answers: back to its lines.
-                    if room.is_err() {
-                        return Close::WriterGone;
+                // The socket takes more: the queue (then any waiting work)
+                // goes out, and a backed-up miner is read again.
+                ready = stream.writable(), if writing => {
+                    if let Err(error) = ready {
+                        return Close::WriteError(error);
                     }
                 }
                 // Readiness, then a read into a buffer on this thread's
                 // stack: an idle miner's session holds no read buffer.
-                ready = reader.readable(), if reading => {
+                ready = stream.readable(), if reading => {
                     if let Err(error) = ready {
                         return Close::ReadError(error);
                     }
                     let mut chunk = [0u8; READ_CHUNK];
-                    match reader.try_read(&mut chunk) {
+                    match stream.try_read(&mut chunk) {
                         Ok(0) => return Close::Eof,
                         Ok(read) => framer.push(&chunk[..read]),
                         Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
@@ -314,9 +304,38 @@ impl<S: TemplateSource> Session<S> {
                         return close;
                     }
                     framer.release_spare();
+                    self.out.release_spare();
                 }
                 _ = shutdown.changed() => return Close::Shutdown,
             }
+        }
+    }
+
+    /// Writes what the socket takes now; once every queued line is out,
+    /// work that waited goes too.
+    fn write_queued(&mut self, stream: &TcpStream) -> Result<(), Close> {
+        loop {
+            let now = self.now;
+            let emptied = self
+                .out
+                .write_with(now, |slices| stream.try_write_vectored(slices))
+                .map_err(Close::WriteError)?;
+            if !emptied || self.deferred.is_none() {
+                return Ok(());
+            }
+            self.flush_work()?;
+        }
+    }
+
+    /// Every queued line written, waiting on the socket as long as it
+    /// takes (the caller bounds it).
+    async fn write_all_queued(&mut self, stream: &TcpStream) {
+        self.now = Instant::now();
+        while self.write_queued(stream).is_ok() && !self.out.is_empty() {
+            if stream.writable().await.is_err() {
+                return;
+            }
+            self.now = Instant::now();
         }
     }
 
@@ -328,7 +347,7 @@ impl<S: TemplateSource> Session<S> {
         framer: &mut LineFramer,
         pending: &mut Pending,
     ) -> Result<(), Close> {
-        while pending.len() < MAX_PENDING_ANSWERS && self.out.capacity() >= OUT_RESERVE {
+        while pending.len() < MAX_PENDING_ANSWERS && self.out.room() >= OUT_RESERVE {
             match framer.next_line() {
                 None => return Ok(()),
                 Some(Err(_)) => return Err(Close::LineTooLong),
@@ -351,11 +370,19 @@ impl<S: TemplateSource> Session<S> {
         self.queue(line.into())
     }
 
-    fn queue(&self, line: Line) -> Result<(), Close> {
-        self.out.try_send(line).map_err(|error| match error {
-            mpsc::error::TrySendError::Full(_) => Close::SlowReader,
-            mpsc::error::TrySendError::Closed(_) => Close::WriterGone,
-        })
+    /// Lines that can still be queued for the miner.
+    pub(crate) fn out_room(&self) -> usize {
+        self.out.room()
+    }
+
+    /// Every queued line, as if the socket took it (the fuzzer's miner
+    /// reads them; the serve loop writes them).
+    pub(crate) fn take_queued(&mut self) -> Vec<Line> {
+        self.out.take_all()
+    }
+
+    pub(crate) fn queue(&mut self, line: Line) -> Result<(), Close> {
+        self.out.push(line).map_err(|_| Close::SlowReader)
     }
 
     fn send_all(&mut self, lines: Vec<Line>) -> Result<(), Close> {
@@ -401,7 +428,7 @@ impl<S: TemplateSource> Session<S> {
         }
     }
 
-    /// Queues work the pool sends on its own once the writer has taken
+    /// Queues work the pool sends on its own once the socket has taken
     /// every earlier line (or with the next line the session queues);
     /// until then it waits, replaced by newer work, so a burst of new
     /// blocks reaches a miner that is slow to read as its newest job, not
@@ -421,26 +448,9 @@ impl<S: TemplateSource> Session<S> {
         self.flush_work()
     }
 
-    /// The writer took every earlier line: `drained` holds the whole
-    /// queue's permits, which only said so. They are given back before the
-    /// flush, which needs that room: held, the work would wait (and the
-    /// serve loop spin) until the miner sent a line of its own.
-    pub(crate) fn on_writer_drained<Permits, E>(
-        &mut self,
-        drained: Result<Permits, E>,
-    ) -> Result<(), Close> {
-        match drained {
-            Ok(permits) => {
-                drop(permits);
-                self.flush_work()
-            }
-            Err(_) => Err(Close::WriterGone),
-        }
-    }
-
-    /// Sends the waiting work if the writer has taken every earlier line.
+    /// Queues the waiting work if every earlier line is written.
     pub(crate) fn flush_work(&mut self) -> Result<(), Close> {
-        if self.out.capacity() < self.out.max_capacity() {
+        if !self.out.is_empty() {
             return Ok(());
         }
         match self.deferred.take() {
@@ -550,6 +560,9 @@ impl<S: TemplateSource> Session<S> {
             if now.duration_since(*since) > WORK_STALL {
                 return Err(Close::SlowReader);
             }
+        }
+        if self.out.stalled_for(now) > outbox::WRITE_STALL {
+            return Err(Close::SlowReader);
         }
         let settings = &self.shared.settings;
         if !self.work_started && now.duration_since(self.connected) > settings.handshake_timeout {

@@ -4,7 +4,7 @@
 use super::Session;
 use crate::config::PayoutMode;
 use crate::jobs::PoolJob;
-use crate::server::writer::Line;
+use crate::server::Line;
 use crate::template::TemplateSource;
 use std::sync::Arc;
 use stratum::message::{SetDifficulty, SetVersionMask};
