@@ -57,18 +57,24 @@ impl<S: TemplateSource> Session<S> {
     /// is ready now (refused) or when the ledger is (accepted).
     pub(super) fn on_submit(&mut self, id: Id, submit: Submit) -> Result<Answer, Close> {
         let stats = Arc::clone(&self.shared.stats);
-        let board = Arc::clone(&self.shared.workers);
-        let (share, difficulty) = match self.check(&submit) {
+        // Looked up once: the check, the count and the record use it.
+        let worker_at = self.worker_index(&submit.worker);
+        let (share, difficulty, at) = match self.check(&submit, worker_at) {
             Ok(accepted) => accepted,
             Err((reject, message)) => {
                 stats.reject(reject);
                 self.judge(crate::server::guard::Judged::of(reject), &submit.worker);
-                if let Some(worker) = self.worker_for(&submit.worker) {
-                    worker.live.share(reject.outcome(), 0.0, 0.0, unix_millis());
+                if let Some(at) = worker_at {
+                    self.workers[at]
+                        .live
+                        .share(reject.outcome(), 0.0, 0.0, unix_millis());
                 }
                 tracing::debug!(session = self.id, reason = reject.name(), %message, "share rejected");
                 let line = Response::error(id, ErrorReply::new(reject.code(), message)).to_line();
-                self.catch_up_work()?;
+                // Only these answers depend on which work the miner has.
+                if matches!(reject, Reject::Stale | Reject::UnknownJob) {
+                    self.catch_up_work()?;
+                }
                 return Ok(Answer::Now(line));
             }
         };
@@ -80,9 +86,7 @@ impl<S: TemplateSource> Session<S> {
             self.send_all(lines)?;
         }
         let ledger = self.shared.ledger.clone();
-        let live = self
-            .worker_for(&submit.worker)
-            .map(|worker| worker.live.clone());
+        let live = self.workers[at].live.clone();
         let session = self.id;
         stats.shares_awaiting_ledger.fetch_add(1, Ordering::Relaxed);
         // Recorded and counted in a task of its own: a miner that hangs up
@@ -92,7 +96,6 @@ impl<S: TemplateSource> Session<S> {
         let recorded = tokio::spawn(async move {
             let credited = share.difficulty;
             let reached = stratum::target::hash_difficulty(&share.hash);
-            let (address, worker) = (share.address.clone(), share.worker.clone());
             let result = ledger.record_share(share).await;
             let outcome = match &result {
                 Ok(()) => {
@@ -108,10 +111,7 @@ impl<S: TemplateSource> Session<S> {
                     ShareOutcome::Rejected
                 }
             };
-            match live {
-                Some(live) => live.share(outcome, credited, reached, unix_millis()),
-                None => board.share(&address, &worker, outcome, credited, reached, unix_millis()),
-            }
+            live.share(outcome, credited, reached, unix_millis());
             stats.shares_awaiting_ledger.fetch_sub(1, Ordering::Relaxed);
             result
         });
@@ -138,21 +138,23 @@ impl<S: TemplateSource> Session<S> {
         })))
     }
 
-    /// Everything but the ledger: the share to record and the difficulty
-    /// it is credited at, or why it is refused.
+    /// Everything but the ledger: the share to record, the difficulty it
+    /// is credited at and its worker's place, or why it is refused.
+    /// `worker_at`: the submit's worker ([`Session::worker_index`]).
     fn check(
         &mut self,
         submit: &Submit,
-    ) -> Result<(NewShare, stratum::Difficulty), (Reject, String)> {
+        worker_at: Option<usize>,
+    ) -> Result<(NewShare, stratum::Difficulty, usize), (Reject, String)> {
         let Some(extranonce1) = self.extranonce1.as_ref().map(|lease| lease.value()) else {
             return Err((Reject::NotSubscribed, "not subscribed".into()));
         };
-        let worker = self.worker_for(&submit.worker).ok_or_else(|| {
-            (
+        let Some(worker_at) = worker_at else {
+            return Err((
                 Reject::Unauthorized,
                 format!("unauthorized worker {}", submit.worker),
-            )
-        })?;
+            ));
+        };
         let Some(index) = self
             .sent
             .iter()
@@ -204,7 +206,7 @@ impl<S: TemplateSource> Session<S> {
                     "duplicate share: its block was already submitted".into(),
                 ));
             }
-            self.found_block(&job, &share, &check, &worker);
+            self.found_block(&job, &share, &check, &self.workers[worker_at]);
         }
         if stale {
             return Err((
@@ -223,6 +225,7 @@ impl<S: TemplateSource> Session<S> {
             ));
         }
         self.accepted.insert(job.prevhash(), &check.hash);
+        let worker = &self.workers[worker_at];
         let credit_sat = self.shared.settings.credit.share_credit(
             job.pps_reward.to_sat(),
             difficulty.as_f64(),
@@ -231,8 +234,8 @@ impl<S: TemplateSource> Session<S> {
         Ok((
             NewShare {
                 node: self.shared.settings.node_prefix,
-                address: worker.address,
-                worker: worker.worker,
+                address: worker.address.clone(),
+                worker: worker.worker.clone(),
                 job_id: job.id().0,
                 difficulty: difficulty.as_f64(),
                 network_difficulty: job.network_difficulty(),
@@ -242,18 +245,22 @@ impl<S: TemplateSource> Session<S> {
                 credit_sat,
             },
             difficulty,
+            worker_at,
         ))
     }
 
     /// The authorized worker a submit names: the exact username, or one
     /// with the same address (firmware sometimes changes the worker part).
-    fn worker_for(&self, name: &str) -> Option<Worker> {
+    fn worker_index(&self, name: &str) -> Option<usize> {
         let address = name.split('.').next().unwrap_or(name);
         self.workers
             .iter()
-            .find(|worker| worker.username == name)
-            .or_else(|| self.workers.iter().find(|worker| worker.address == address))
-            .cloned()
+            .position(|worker| worker.username == name)
+            .or_else(|| {
+                self.workers
+                    .iter()
+                    .position(|worker| worker.address == address)
+            })
     }
 
     /// Hands the block to the submitter: the miner's answer does not wait
