@@ -184,6 +184,26 @@ fn session_seed_deaf_burst_gets_the_newest_job_only() {
     assert_eq!(report.connections, 1, "{report:?}");
 }
 
+/// An idle miner, given new work every 30 s for 10 minutes, keeps only
+/// the jobs replaced within the stale window (120 s), not the last 32: its
+/// memory does not grow with the pool's uptime. Its newest job still
+/// takes shares.
+#[test]
+fn session_seed_idle_forgets_old_jobs() {
+    let report = session("idle-forgets-old-jobs");
+    assert_eq!(report.jobs_read, 21, "{report:?}");
+    // At the last tick, four jobs had been replaced within 120 s and one
+    // not yet; then the last refresh: six, where 21 were kept before.
+    assert_eq!(report.jobs_remembered, 6, "{report:?}");
+    let answered = report.answered_true + report.refused.values().sum::<u64>();
+    assert_eq!(answered, 1, "{report:?}");
+    assert_eq!(
+        refused(&report, 21),
+        0,
+        "the newest job is known: {report:?}"
+    );
+}
+
 /// A miner that never takes its waiting work is dropped after
 /// `WORK_STALL`, not before.
 #[test]

@@ -360,6 +360,8 @@ pub struct SessionReport {
     pub work_coalesced: u64,
     /// Connections dropped for taking no work.
     pub slow_dropped: u64,
+    /// Jobs the last connection could still be answered on, at the end.
+    pub jobs_remembered: usize,
 }
 
 /// Feeds one input to a fresh pool; see the module's documentation.
@@ -418,6 +420,7 @@ impl Run {
             share_interval: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(600),
+            stale_window: Duration::from_secs(120),
             max_workers_per_connection: 8,
             max_connections: 16,
             guard: GuardSettings {
@@ -736,6 +739,10 @@ impl Run {
 
     /// Every answer arrives, every task ends; then the oracles.
     fn finish(mut self) -> SessionReport {
+        let jobs_remembered = self
+            .connection
+            .as_ref()
+            .map_or(0, |connection| connection.session.jobs_remembered());
         self.disconnect();
         while !self.pending.is_empty() {
             self.answer_one();
@@ -828,6 +835,7 @@ impl Run {
             clean_jobs_read: self.tally.clean_jobs,
             work_coalesced,
             slow_dropped: self.tally.slow_dropped,
+            jobs_remembered,
         }
     }
 }

@@ -56,6 +56,10 @@ pub struct ServerSettings {
     pub share_interval: Duration,
     pub handshake_timeout: Duration,
     pub idle_timeout: Duration,
+    /// How long a replaced job stays answerable (`chain.stale_window_secs`):
+    /// a session forgets the jobs it replaced longer ago, as the job
+    /// manager does.
+    pub stale_window: Duration,
     /// Workers one connection may authorize.
     pub max_workers_per_connection: usize,
     /// 0: derive from the file-descriptor limit.
@@ -92,6 +96,7 @@ impl ServerSettings {
             share_interval: Duration::from_secs_f64(config.stratum.share_interval_secs),
             handshake_timeout: Duration::from_secs(config.stratum.handshake_timeout_secs),
             idle_timeout: Duration::from_secs(config.stratum.idle_timeout_secs),
+            stale_window: Duration::from_secs(config.chain.stale_window_secs),
             max_workers_per_connection: config.stratum.max_workers_per_connection,
             max_connections: config.stratum.max_connections,
             guard: GuardSettings {

@@ -564,6 +564,7 @@ impl<S: TemplateSource> Session<S> {
         if self.out.stalled_for(now) > outbox::WRITE_STALL {
             return Err(Close::SlowReader);
         }
+        self.forget_expired_jobs();
         let settings = &self.shared.settings;
         if !self.work_started && now.duration_since(self.connected) > settings.handshake_timeout {
             return Err(Close::HandshakeTimeout);

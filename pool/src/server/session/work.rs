@@ -19,6 +19,8 @@ pub(super) struct SentJob {
     /// The difficulty in force when it was sent: what its shares are credited at.
     pub difficulty: Difficulty,
     pub target: Target,
+    /// When a newer job replaced it for this miner.
+    pub replaced_at: Option<std::time::Instant>,
 }
 
 impl<S: TemplateSource> Session<S> {
@@ -47,6 +49,11 @@ impl<S: TemplateSource> Session<S> {
                 None
             }
         }
+    }
+
+    /// Jobs this miner can still be answered on.
+    pub(crate) fn jobs_remembered(&self) -> usize {
+        self.sent.len()
     }
 
     pub(super) fn handshake_done(&self) -> bool {
@@ -85,18 +92,47 @@ impl<S: TemplateSource> Session<S> {
         for worker in &self.workers {
             worker.live.job_sent(difficulty.as_f64());
         }
+        if let Some(previous) = self.sent.back_mut() {
+            previous.replaced_at.get_or_insert(self.now);
+        }
         self.sent.push_back(SentJob {
             job,
             difficulty,
             target: Target::from_difficulty(difficulty),
+            replaced_at: None,
         });
         if self.sent.len() > MAX_SENT_JOBS {
-            if let Some(oldest) = self.sent.pop_front() {
-                self.validator.forget_job(oldest.job.id());
-                let sent = &self.sent;
-                self.accepted
-                    .retain(|prevhash| sent.iter().any(|job| job.job.prevhash() == *prevhash));
-            }
+            self.forget_oldest_job();
+        }
+    }
+
+    fn forget_oldest_job(&mut self) {
+        if let Some(oldest) = self.sent.pop_front() {
+            self.validator.forget_job(oldest.job.id());
+            let sent = &self.sent;
+            self.accepted
+                .retain(|prevhash| sent.iter().any(|job| job.job.prevhash() == *prevhash));
+        }
+    }
+
+    /// Forgets the jobs replaced longer than the stale window ago: the job
+    /// manager has forgotten them too (it replaced each one no later than
+    /// this miner did), so their shares are refused either way. An idle
+    /// miner then holds the jobs of the last stale window, not the last
+    /// [`MAX_SENT_JOBS`].
+    pub(super) fn forget_expired_jobs(&mut self) {
+        let window = self.shared.settings.stale_window;
+        let mut forgot = false;
+        while self.sent.front().is_some_and(|oldest| {
+            oldest
+                .replaced_at
+                .is_some_and(|at| self.now.saturating_duration_since(at) > window)
+        }) {
+            self.forget_oldest_job();
+            forgot = true;
+        }
+        if forgot && self.sent.capacity() > 2 * self.sent.len().max(2) {
+            self.sent.shrink_to_fit();
         }
     }
 
