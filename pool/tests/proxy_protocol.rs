@@ -10,11 +10,13 @@
 mod e2e;
 #[path = "support/log_capture.rs"]
 mod log_capture;
+#[path = "support/proxy_header.rs"]
+mod proxy_header;
 
 use e2e::{accepted, regtest_address, GroundShare, RawClient, TestPool, STEP};
 use log_capture::{capture_logs, log_lines_with};
 use serde_json::Value;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use stratum::message::{ClientMethod, ClientRequest, Id, Subscribe};
 use stratum::JobId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -46,43 +48,18 @@ fn v1(source: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-const V2_SIGNATURE: &[u8; 12] = b"\r\n\r\n\0\r\nQUIT\n";
-
 /// A v2 PROXY header for `source`, with an AWS-style TLV (type 0xEA, a
 /// VPC endpoint id) after the addresses, as an NLB sends it.
 fn v2(source: &str) -> Vec<u8> {
     let source: SocketAddr = source.parse().expect("a socket address");
-    let to = destination(source);
-    let mut block = Vec::new();
-    let family = match (source.ip(), to.ip()) {
-        (IpAddr::V4(from), IpAddr::V4(to)) => {
-            block.extend_from_slice(&from.octets());
-            block.extend_from_slice(&to.octets());
-            0x11
-        }
-        (IpAddr::V6(from), IpAddr::V6(to)) => {
-            block.extend_from_slice(&from.octets());
-            block.extend_from_slice(&to.octets());
-            0x21
-        }
-        _ => unreachable!("one family"),
-    };
-    block.extend_from_slice(&source.port().to_be_bytes());
-    block.extend_from_slice(&to.port().to_be_bytes());
-    let endpoint = b"\x01vpce-08d2bf15fac5001c9";
-    block.push(0xea);
-    block.extend_from_slice(&(endpoint.len() as u16).to_be_bytes());
-    block.extend_from_slice(endpoint);
-    let mut header = V2_SIGNATURE.to_vec();
-    header.extend_from_slice(&[0x21, family]);
-    header.extend_from_slice(&(block.len() as u16).to_be_bytes());
-    header.extend_from_slice(&block);
-    header
+    let (family, mut block) = proxy_header::tcp_block(source, destination(source));
+    block.extend(proxy_header::tlv(0xea, b"\x01vpce-08d2bf15fac5001c9"));
+    proxy_header::v2(1, family, &block)
 }
 
 /// The v2 LOCAL header of a balancer's health check: its own connection.
 fn v2_local() -> Vec<u8> {
-    [V2_SIGNATURE.as_slice(), &[0x20, 0x00, 0x00, 0x00]].concat()
+    proxy_header::v2(0, 0x00, &[])
 }
 
 // ---- connections -----------------------------------------------------------------

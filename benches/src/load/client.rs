@@ -43,6 +43,8 @@ pub(super) struct Shared {
     pub stop: watch::Receiver<bool>,
     /// Clean notifies received by all load connections.
     pub clean_notifies: Arc<AtomicU64>,
+    /// Woken on each of them: the run's round waits on it.
+    pub clean_notified: Arc<tokio::sync::Notify>,
     /// Connections that subscribed, authorized and got a job.
     pub ready: Arc<tokio::sync::Semaphore>,
 }
@@ -284,6 +286,7 @@ impl Client {
                 self.report.clean_notifies.push(arrived);
             }
             self.shared.clean_notifies.fetch_add(1, Ordering::Relaxed);
+            self.shared.clean_notified.notify_one();
         }
         self.notify = Some(line.to_vec());
         self.job = None;

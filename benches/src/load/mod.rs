@@ -136,6 +136,7 @@ pub async fn run(settings: Settings) -> Result<Report, LoadError> {
     let (go, go_rx) = watch::channel(false);
     let (stop, stop_rx) = watch::channel(false);
     let clean_notifies = Arc::new(AtomicU64::new(0));
+    let clean_notified = Arc::new(tokio::sync::Notify::new());
     let ready = Arc::new(Semaphore::new(0));
     let shared = client::Shared {
         pool: settings.pool,
@@ -148,6 +149,7 @@ pub async fn run(settings: Settings) -> Result<Report, LoadError> {
         go: go_rx,
         stop: stop_rx,
         clean_notifies: Arc::clone(&clean_notifies),
+        clean_notified: Arc::clone(&clean_notified),
         ready: Arc::clone(&ready),
     };
     let opening = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
@@ -210,9 +212,13 @@ pub async fn run(settings: Settings) -> Result<Report, LoadError> {
                 rounds.push(at);
                 let target = seen + wanted as u64;
                 let round_end = (at + ROUND_TIMEOUT).min(deadline);
-                while clean_notifies.load(Ordering::Relaxed) < target && Instant::now() < round_end
-                {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
+                // Each clean notify wakes this (a permit is kept if it
+                // came first); the round ends when all came, or at its end.
+                while clean_notifies.load(Ordering::Relaxed) < target {
+                    let woken = tokio::time::timeout_at(round_end, clean_notified.notified());
+                    if woken.await.is_err() {
+                        break;
+                    }
                 }
                 tokio::time::sleep(ROUND_GAP).await;
             }

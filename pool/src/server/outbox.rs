@@ -183,8 +183,8 @@ mod tests {
         Line::Own(text.to_string())
     }
 
-    /// A socket that takes at most `budget` bytes per call, then blocks
-    /// once the total budget is spent.
+    /// A socket that takes at most `per_call` bytes per call, and blocks
+    /// once it has received `total`.
     struct Socket {
         per_call: usize,
         total: usize,

@@ -142,29 +142,6 @@ impl WorkerBoard {
         })
     }
 
-    pub fn disconnected(&self, address: &str, worker: &str, now_ms: i64) {
-        self.with_worker(address, worker, |handle| handle.disconnected(now_ms));
-    }
-
-    pub fn job_sent(&self, address: &str, worker: &str, difficulty: f64) {
-        self.with_worker(address, worker, |handle| handle.job_sent(difficulty));
-    }
-
-    /// [`WorkerHandle::share`] by name.
-    pub fn share(
-        &self,
-        address: &str,
-        worker: &str,
-        outcome: ShareOutcome,
-        credited: f64,
-        reached: f64,
-        now_ms: i64,
-    ) {
-        self.with_worker(address, worker, |handle| {
-            handle.share(outcome, credited, reached, now_ms)
-        });
-    }
-
     /// One address's workers, by name.
     pub fn miner(&self, address: &str) -> Option<BTreeMap<String, WorkerLive>> {
         self.miners().get(address).map(|workers| {
@@ -226,51 +203,37 @@ mod tests {
     #[test]
     fn the_board_follows_connections_and_outcomes() {
         let board = WorkerBoard::default();
-        board.connected("bc1qa", "rig1", 1_000);
-        board.connected("bc1qa", "rig1", 1_100);
+        let rig1 = board.connected("bc1qa", "rig1", 1_000);
+        let rig1_again = board.connected("bc1qa", "rig1", 1_100);
         board.connected("bc1qa", "rig2", 1_200);
-        board.connected("bc1qb", "", 1_300);
+        let other = board.connected("bc1qb", "", 1_300);
         assert_eq!(board.online(), (2, 3));
-        board.job_sent("bc1qa", "rig1", 512.0);
-        board.share(
-            "bc1qa",
-            "rig1",
-            ShareOutcome::Accepted,
-            512.0,
-            9_000.0,
-            2_000,
-        );
-        board.share("bc1qa", "rig1", ShareOutcome::Accepted, 512.0, 600.0, 2_100);
-        board.share("bc1qa", "rig1", ShareOutcome::Stale, 0.0, 0.0, 2_200);
-        board.share("bc1qa", "rig1", ShareOutcome::Duplicate, 0.0, 0.0, 2_300);
-        board.share(
-            "bc1qa",
-            "rig1",
-            ShareOutcome::LowDifficulty,
-            0.0,
-            10.0,
-            2_400,
-        );
-        let rig1 = board.miner("bc1qa").unwrap()["rig1"].clone();
+        rig1.job_sent(512.0);
+        rig1.share(ShareOutcome::Accepted, 512.0, 9_000.0, 2_000);
+        rig1_again.share(ShareOutcome::Accepted, 512.0, 600.0, 2_100);
+        rig1.share(ShareOutcome::Stale, 0.0, 0.0, 2_200);
+        rig1.share(ShareOutcome::Duplicate, 0.0, 0.0, 2_300);
+        rig1.share(ShareOutcome::LowDifficulty, 0.0, 10.0, 2_400);
+        let seen = board.miner("bc1qa").unwrap()["rig1"].clone();
         assert_eq!(
             (
-                rig1.accepted,
-                rig1.stale,
-                rig1.duplicate,
-                rig1.low_difficulty
+                seen.accepted,
+                seen.stale,
+                seen.duplicate,
+                seen.low_difficulty
             ),
             (2, 1, 1, 1)
         );
-        assert_eq!(rig1.accepted_difficulty, 1024.0);
-        assert_eq!(rig1.best_share_difficulty, 9_000.0);
-        assert_eq!(rig1.last_share_ms, Some(2_100));
+        assert_eq!(seen.accepted_difficulty, 1024.0);
+        assert_eq!(seen.best_share_difficulty, 9_000.0);
+        assert_eq!(seen.last_share_ms, Some(2_100));
         assert_eq!(
-            (rig1.jobs_sent, rig1.difficulty, rig1.connections),
+            (seen.jobs_sent, seen.difficulty, seen.connections),
             (1, 512.0, 2)
         );
 
-        board.disconnected("bc1qb", "", 3_000);
-        board.disconnected("bc1qa", "rig1", 3_000);
+        other.disconnected(3_000);
+        rig1.disconnected(3_000);
         assert_eq!(board.online(), (1, 2), "rig1 still has a connection");
         board.prune(3_500);
         assert!(
@@ -283,18 +246,19 @@ mod tests {
     #[test]
     fn counts_saturate_and_sums_hold_a_year_of_an_exahash_pool() {
         let board = WorkerBoard::default();
-        board.share("a", "w", ShareOutcome::Accepted, 1.0, 1.0, 0);
-        board.with_worker("a", "w", |handle| {
+        let handle = board.connected("a", "w", 0);
+        handle.share(ShareOutcome::Accepted, 1.0, 1.0, 0);
+        {
             let mut live = handle.live();
             live.accepted = u64::MAX;
             live.connections = u32::MAX;
             live.jobs_sent = u64::MAX;
-        });
+        }
         // A year of 1 EH/s credited to one worker: ~7.3e15 difficulty.
         let year = 1e18 * 365.25 * 86_400.0 / 4_294_967_296.0;
-        board.share("a", "w", ShareOutcome::Accepted, year, year, 1);
+        handle.share(ShareOutcome::Accepted, year, year, 1);
         board.connected("a", "w", 2);
-        board.job_sent("a", "w", 1.0);
+        handle.job_sent(1.0);
         let live = board.miner("a").unwrap()["w"].clone();
         assert_eq!(
             (live.accepted, live.connections, live.jobs_sent),

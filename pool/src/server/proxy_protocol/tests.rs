@@ -1,5 +1,8 @@
 use super::*;
 use proptest::prelude::*;
+#[path = "../../../tests/support/proxy_header.rs"]
+mod proxy_header;
+use proxy_header::{tcp_block, tlv, v2};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
@@ -29,48 +32,6 @@ const HAPROXY_V2_LOCAL: &[u8] = &[
 
 fn v4(text: &str) -> SocketAddr {
     text.parse().expect("a socket address")
-}
-
-/// A v2 header: `command` (0 LOCAL, 1 PROXY), the family and protocol
-/// byte, then `block` (addresses and TLVs).
-fn v2(command: u8, family_protocol: u8, block: &[u8]) -> Vec<u8> {
-    let mut bytes = v2::SIGNATURE.to_vec();
-    bytes.push(0x20 | command);
-    bytes.push(family_protocol);
-    let length = u16::try_from(block.len()).expect("a block a header can hold");
-    bytes.extend_from_slice(&length.to_be_bytes());
-    bytes.extend_from_slice(block);
-    bytes
-}
-
-/// The address block of a TCP connection from `source` to `destination`
-/// (both of one family): what `send-proxy-v2` sends.
-fn tcp_block(source: SocketAddr, destination: SocketAddr) -> (u8, Vec<u8>) {
-    let mut block = Vec::new();
-    let family_protocol = match (source.ip(), destination.ip()) {
-        (IpAddr::V4(from), IpAddr::V4(to)) => {
-            block.extend_from_slice(&from.octets());
-            block.extend_from_slice(&to.octets());
-            0x11
-        }
-        (IpAddr::V6(from), IpAddr::V6(to)) => {
-            block.extend_from_slice(&from.octets());
-            block.extend_from_slice(&to.octets());
-            0x21
-        }
-        _ => panic!("one family for both ends"),
-    };
-    block.extend_from_slice(&source.port().to_be_bytes());
-    block.extend_from_slice(&destination.port().to_be_bytes());
-    (family_protocol, block)
-}
-
-/// A TLV: type, 16-bit length, value.
-fn tlv(kind: u8, value: &[u8]) -> Vec<u8> {
-    let mut bytes = vec![kind];
-    bytes.extend_from_slice(&(value.len() as u16).to_be_bytes());
-    bytes.extend_from_slice(value);
-    bytes
 }
 
 fn complete(bytes: &[u8]) -> ProxyHeader {

@@ -44,6 +44,7 @@ use stratum::framer::LineFramer;
 use stratum::message::{ClientMessage, ClientMethod, ErrorCode, Response};
 use stratum::{Difficulty, Sha256d, ShareValidator, VersionMask};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 use work::{SentJob, Work};
 
 /// Longest line accepted from a miner (they never need more than a few KiB).
@@ -136,8 +137,10 @@ pub(crate) struct Session<S> {
     banned: bool,
     /// Work not queued yet because earlier lines are not written yet, and since when.
     deferred: Option<(Work, Instant)>,
-    /// The generation of work last pushed to this miner.
-    work_generation: u64,
+    /// The published work this miner was last brought up to: marked seen
+    /// whenever its new work is decided, by the serve loop or ahead of an
+    /// answer that depends on it.
+    generation: watch::Receiver<super::Published>,
 }
 
 pub(super) async fn run<S: TemplateSource>(
@@ -207,7 +210,7 @@ impl<S: TemplateSource> Session<S> {
             validator: ShareValidator::new(Sha256d::best(), CACHED_ROOTS),
             banned: false,
             deferred: None,
-            work_generation: 0,
+            generation: shared.generation.subscribe(),
             shared,
         }
     }
@@ -232,8 +235,6 @@ impl<S: TemplateSource> Session<S> {
         framer.push(&initial);
         drop(initial);
         let mut pending: Pending = FuturesOrdered::new();
-        let mut generation = self.shared.generation.subscribe();
-        generation.mark_unchanged();
         let mut shutdown = self.shared.shutdown.clone();
         let mut tick = tokio::time::interval(TICK);
         loop {
@@ -241,11 +242,8 @@ impl<S: TemplateSource> Session<S> {
             // New work before lines already read: a share on the replaced
             // block is then answered stale after the miner's clean job, not
             // before it.
-            if generation.has_changed().unwrap_or(false) {
-                generation.mark_unchanged();
-                if let Err(close) = self.push_new_work() {
-                    return close;
-                }
+            if let Err(close) = self.catch_up_work() {
+                return close;
             }
             // Lines already framed go first, as far as the bounds let.
             if let Err(close) = self.on_framed_lines(&mut framer, &mut pending) {
@@ -289,7 +287,7 @@ impl<S: TemplateSource> Session<S> {
                         return close;
                     }
                 }
-                changed = generation.changed() => {
+                changed = self.generation.changed() => {
                     if changed.is_err() {
                         return Close::Shutdown;
                     }
@@ -399,7 +397,8 @@ impl<S: TemplateSource> Session<S> {
     /// The template changed: the miner's new work goes out (or waits, see
     /// [`Session::send_work`]).
     pub(crate) fn push_new_work(&mut self) -> Result<(), Close> {
-        self.work_generation = self.shared.generation.borrow().generation;
+        // Seen before the job is read, so a newer one wakes the loop again.
+        self.generation.mark_unchanged();
         if !self.work_started {
             let lines = self.start_work();
             return self.send_all(lines);
@@ -414,7 +413,7 @@ impl<S: TemplateSource> Session<S> {
     /// an answer that may depend on it (a share on the replaced block is
     /// answered stale after the clean job, never before).
     pub(crate) fn catch_up_work(&mut self) -> Result<(), Close> {
-        if self.shared.generation.borrow().generation == self.work_generation {
+        if !self.generation.has_changed().unwrap_or(false) {
             return Ok(());
         }
         self.push_new_work()
