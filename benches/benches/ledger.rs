@@ -4,14 +4,15 @@
 //! `POOL_TEST_POSTGRES_URL` names a server, into PostgreSQL (a schema per
 //! sample, dropped afterwards). Each sample starts from an empty ledger.
 //! Criterion reports durable shares/s; the latency of every call of every
-//! sample is printed after each backend as p50 / p99 / max.
+//! sample is printed after each backend as p50 / p99 / max. PostgreSQL runs
+//! twice: one commit in flight (the baseline) and the default number.
 //!
 //! `cargo bench -p benches --bench ledger`; `POOL_BENCH_LEDGER_SHARES` sets
 //! the shares per sample (default 96 000: 60 per task).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use futures::future::join_all;
-use pool::ledger::{Ledger, LedgerStats, NewShare};
+use pool::ledger::{Ledger, LedgerOptions, LedgerStats, NewShare};
 use sqlx::{Connection, PgConnection};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -202,17 +203,39 @@ fn ledger_bench(c: &mut Criterion) {
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(20));
     group.throughput(Throughput::Elements(count.div_ceil(TASKS) * TASKS));
-    for place in &places {
-        let mut sample = 0;
+    // PostgreSQL with one commit in flight (the writer before) and with
+    // the default: the baseline in the same process.
+    let runs: Vec<(&Place, usize)> = places
+        .iter()
+        .flat_map(|place| match place {
+            Place::Sqlite(_) => vec![(place, 1)],
+            Place::Postgres(_) => vec![
+                (place, 1),
+                (place, LedgerOptions::default().commits_in_flight),
+            ],
+        })
+        .collect();
+    let mut sample = 0;
+    for (place, commits_in_flight) in runs {
+        let name = match place {
+            Place::Sqlite(_) => place.name().to_string(),
+            Place::Postgres(_) => format!("{}-{commits_in_flight}-in-flight", place.name()),
+        };
+        let options = LedgerOptions {
+            commits_in_flight,
+            ..LedgerOptions::default()
+        };
         let mut totals = Totals::default();
-        group.bench_function(BenchmarkId::new("record_share", place.name()), |b| {
+        group.bench_function(BenchmarkId::new("record_share", &name), |b| {
             b.iter_custom(|samples| {
                 let mut took = Duration::ZERO;
                 for _ in 0..samples {
                     sample += 1;
                     runtime.block_on(async {
                         let url = place.create(sample).await;
-                        let ledger = Ledger::open(&url).await.expect("open the ledger");
+                        let ledger = Ledger::open_with(&url, options.clone())
+                            .await
+                            .expect("open the ledger");
                         let (wall, latencies) = record(&ledger, count).await;
                         totals.add(wall, latencies, &ledger.stats());
                         ledger.close().await;
@@ -223,7 +246,7 @@ fn ledger_bench(c: &mut Criterion) {
                 took
             })
         });
-        totals.print(place.name());
+        totals.print(&name);
     }
     group.finish();
     let _ = std::fs::remove_dir_all(&dir);

@@ -24,6 +24,7 @@ ledger_backend::on_both_backends!(
     group_commit_batches_concurrent_shares,
     a_lone_share_is_committed_at_once_whatever_the_batch_window,
     shares_sent_during_a_commit_gather_into_the_next_transaction,
+    concurrent_commits_count_each_hash_once_whatever_the_order,
     a_failed_commit_fails_only_its_own_callers_while_the_next_batch_gathers,
     full_queue_makes_callers_wait_and_drops_nothing,
     acknowledged_shares_are_seen_by_a_fresh_open,
@@ -307,6 +308,9 @@ async fn shares_sent_during_a_commit_gather_into_the_next_transaction(db: TestDb
         &db,
         LedgerOptions {
             write_timeout: PATIENT_WRITES,
+            // One commit in flight: the batch behind it is all that gathers
+            // (two in flight: concurrent_commits_count_each_hash_once_...).
+            commits_in_flight: 1,
             ..LedgerOptions::default()
         },
     )
@@ -364,6 +368,108 @@ async fn shares_sent_during_a_commit_gather_into_the_next_transaction(db: TestDb
     ledger.close().await;
 }
 
+/// Two batches holding the same hashes in opposite orders, committed at
+/// once (PostgreSQL keeps two transactions in flight; SQLite commits one
+/// after the other): each hash is recorded once, its other copy refused,
+/// and neither transaction fails. Had each inserted in its own order, they
+/// would wait for each other's hashes and PostgreSQL would abort one as a
+/// deadlock, failing honest shares for a miner that replays its own.
+async fn concurrent_commits_count_each_hash_once_whatever_the_order(db: TestDb) {
+    // Within tokio's budget of sends one task makes per poll.
+    const HASHES: u64 = 60;
+    const COPY: u64 = 100_000;
+    let options = LedgerOptions {
+        write_timeout: PATIENT_WRITES,
+        // The batches' edges: the originals are one, the copies the next.
+        max_batch: HASHES as usize,
+        ..LedgerOptions::default()
+    };
+    let ledger = open_with(&db, options.clone()).await;
+    ledger.record_share(share(5, 0)).await.expect("first share");
+    if db.backend == Backend::Postgres {
+        // Not a wait for anything: it makes each transaction's inserts last
+        // long enough that the two surely overlap, so that inserting in
+        // each batch's own order deadlocks every time rather than sometimes.
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::raw_sql(
+            "CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             PERFORM pg_sleep(0.002); RETURN NEW; END $$; \
+             CREATE TRIGGER slow_insert BEFORE INSERT ON shares FOR EACH ROW \
+             EXECUTE FUNCTION slow_insert();",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+    }
+
+    // Every committer busy (a share each, waiting for the lock), so the
+    // originals gather into one batch and the copies queue behind it.
+    let lock = db.hold_writes().await;
+    let committers = match db.backend {
+        Backend::Sqlite => 1,
+        Backend::Postgres => options.commits_in_flight as u64,
+    };
+    let mut blockers = Vec::new();
+    for blocker in 0..committers {
+        blockers.extend(queue_shares(&ledger, [share(5, COPY / 2 + blocker)]));
+        writer_took_everything(&ledger).await;
+    }
+    let originals: Vec<NewShare> = (1..=HASHES).map(|job_id| share(5, job_id)).collect();
+    let copies = originals.iter().rev().map(|original| NewShare {
+        job_id: COPY + original.job_id,
+        ..original.clone()
+    });
+    let first = queue_shares(&ledger, originals.clone());
+    tokio::task::yield_now().await;
+    let second = queue_shares(&ledger, copies);
+    // The writer holds a batch's worth; the rest waits in its queue.
+    let deadline = Instant::now() + HANG;
+    while ledger.stats().queued > HASHES {
+        assert!(
+            Instant::now() < deadline,
+            "the writer took no batch: {:?}",
+            ledger.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    lock.release().await;
+
+    let (blocked, first, second) = tokio::time::timeout(
+        HANG,
+        futures::future::join3(join_all(blockers), join_all(first), join_all(second)),
+    )
+    .await
+    .expect("every call is answered once the lock goes");
+    let stats = ledger.stats();
+    assert_eq!(stats.write_errors, 0, "no transaction failed: {stats:?}");
+    for outcome in blocked {
+        outcome.expect("a share that waited for the lock");
+    }
+    for (original, copy) in first.iter().zip(second.iter().rev()) {
+        match (original, copy) {
+            (Ok(()), Err(LedgerError::DuplicateShare))
+            | (Err(LedgerError::DuplicateShare), Ok(())) => {}
+            other => panic!("one copy of each hash is recorded: {other:?}"),
+        }
+    }
+    assert_eq!(stats.shares_written, 1 + committers + HASHES, "{stats:?}");
+    assert_eq!(stats.duplicates_refused, HASHES, "{stats:?}");
+    // Whichever copy went in, its hash is there once.
+    let recorded: Vec<u64> = ledger
+        .shares(u64::MAX)
+        .await
+        .expect("read shares")
+        .iter()
+        .map(|stored| stored.job_id % COPY)
+        .filter(|&job_id| job_id <= HASHES)
+        .collect();
+    let unique: BTreeSet<u64> = recorded.iter().copied().collect();
+    assert_eq!(recorded.len(), unique.len(), "a hash recorded twice");
+    assert_eq!(unique, (0..=HASHES).collect());
+    ledger.close().await;
+}
+
 /// The database refuses shares of this job id (a trigger the test adds):
 /// a transaction holding one fails, the others are untouched.
 const REFUSED_JOB: u64 = 666;
@@ -406,6 +512,9 @@ async fn a_failed_commit_fails_only_its_own_callers_while_the_next_batch_gathers
         &db,
         LedgerOptions {
             write_timeout: PATIENT_WRITES,
+            // One commit in flight: the batch behind it is all that gathers
+            // (two in flight: concurrent_commits_count_each_hash_once_...).
+            commits_in_flight: 1,
             ..LedgerOptions::default()
         },
     )

@@ -28,6 +28,11 @@ pub struct LedgerOptions {
     pub connect_timeout: Duration,
     /// Connections in the pool: the writer's plus readers (web, payouts).
     pub max_connections: u32,
+    /// PostgreSQL: share transactions the writer keeps in flight at once,
+    /// each on a connection of its own (within `max_connections`), so the
+    /// server inserts one batch while it flushes another's WAL. SQLite has
+    /// one writer and always one.
+    pub commits_in_flight: usize,
 }
 
 impl Default for LedgerOptions {
@@ -39,7 +44,8 @@ impl Default for LedgerOptions {
             queue_capacity: 8_192,
             write_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
-            max_connections: 4,
+            max_connections: 5,
+            commits_in_flight: 2,
         }
     }
 }

@@ -11,13 +11,18 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// One statement whatever the batch size: one prepared plan, no limit on
-/// bind parameters, atomic on its own.
+/// bind parameters, atomic on its own. Rows go in in hash order: two
+/// transactions in flight (this node's or another's) that hold a hash in
+/// common then wait for each other in one order, never both at once.
 const INSERT_SHARES: &str = "INSERT INTO shares \
      (node, address, worker, job_id, difficulty, network_difficulty, time_ms, is_block, hash, \
      credit_sat) \
      SELECT * FROM UNNEST($1::INTEGER[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], \
      $5::DOUBLE PRECISION[], $6::DOUBLE PRECISION[], $7::BIGINT[], $8::BOOLEAN[], $9::BYTEA[], \
      $10::BIGINT[]) \
+     AS batch (node, address, worker, job_id, difficulty, network_difficulty, time_ms, \
+     is_block, hash, credit_sat) \
+     ORDER BY hash \
      ON CONFLICT (hash) DO NOTHING RETURNING hash";
 
 const UPSERT_MINUTES: &str = "INSERT INTO share_minutes \

@@ -1,18 +1,23 @@
 //! Group commit, pipelined: one task owns every write. Callers queue a
-//! request with a oneshot. While no transaction runs, the writer takes
+//! request with a oneshot. While a committer is idle, the writer takes
 //! every request already queued (up to `max_batch` shares) and commits it
-//! at once, with no wait for more; while that transaction runs, the next
-//! batch gathers, and it is committed as soon as the first is done. Under
-//! load batches grow by themselves (what queued during one commit is the
-//! next), and a lone share waits only for its own commit (at a trickle, a
+//! at once, with no wait for more; while the committers are busy, the next
+//! batch gathers, and it is committed as soon as one is done. Under load
+//! batches grow by themselves (what queued during one commit is the next),
+//! and a lone share waits only for its own commit (at a trickle, a
 //! transaction and an fsync per share: more syncs, no one waiting).
 //!
-//! One transaction at a time: SQLite has one writer anyway, PostgreSQL
-//! rows are then never locked by two of ours, and a hash in the gathering
-//! batch that the committing batch also holds is refused by the unique
-//! index, as between any two batches. Each caller is answered only after
-//! its transaction commits. A failed commit answers every caller of that
-//! batch with the error; the writer carries on with the next batch, so it
+//! SQLite has one committer: it has one writer anyway. PostgreSQL has
+//! [`LedgerOptions::commits_in_flight`]: one transaction inserts while
+//! another waits for its WAL flush, where one at a time left the server
+//! idle for half of every commit. Two of ours touch shared rows only in a
+//! fixed order (shares sorted by hash, then minute rows sorted by key), so
+//! they wait for each other but never deadlock, whatever a miner sends. A
+//! hash in one batch that a concurrent batch also holds waits for that
+//! transaction and is refused by the unique index if it committed, as
+//! between any two batches. Each caller is answered only after its
+//! transaction commits. A failed commit answers every caller of that batch
+//! with the error; the writer carries on with the next batch, so it
 //! recovers when the database does.
 //!
 //! A share whose header hash the ledger already holds (from this batch,
@@ -20,13 +25,13 @@
 //! [`LedgerError::DuplicateShare`]: the unique index is the last line
 //! against counting one piece of work twice.
 
-use super::db::Db;
+use super::db::{Backend, Db};
 use super::records::{NewBlock, NewShare};
 use super::stats::Counters;
 use super::{LedgerError, LedgerOptions};
+use futures::stream::{FuturesUnordered, StreamExt};
 use rustc_hash::FxHashMap;
 use std::collections::hash_map::Entry;
-use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::error::TryRecvError;
@@ -55,23 +60,29 @@ pub(super) fn spawn(
 ) -> (mpsc::Sender<Command>, watch::Receiver<bool>) {
     let (queue, commands) = mpsc::channel(options.queue_capacity.max(1));
     let (stopped, stopped_flag) = watch::channel(false);
+    let committers = match db.backend() {
+        Backend::Sqlite => 1,
+        Backend::Postgres => options.commits_in_flight.max(1),
+    };
     let writer = Writer {
         commands,
         received_all: false,
         max_batch: options.max_batch.max(1),
         stopped,
-    };
-    let committer = Committer {
-        db,
-        write_timeout: options.write_timeout,
-        counters,
         outage: None,
     };
-    tokio::spawn(writer.run(committer));
+    let committers = (0..committers)
+        .map(|_| Committer {
+            db: db.clone(),
+            write_timeout: options.write_timeout,
+            counters: Arc::clone(&counters),
+        })
+        .collect();
+    tokio::spawn(writer.run(committers));
     (queue, stopped_flag)
 }
 
-/// Gathers requests into batches and hands each to the [`Committer`].
+/// Gathers requests into batches and hands each to an idle [`Committer`].
 struct Writer {
     commands: mpsc::Receiver<Command>,
     /// The queue is closed and empty: nothing more will arrive.
@@ -79,16 +90,27 @@ struct Writer {
     max_batch: usize,
     /// Set to true when the writer has stopped.
     stopped: watch::Sender<bool>,
+    /// The run of failed writes going on, if any (all committers').
+    outage: Option<Outage>,
 }
 
-/// Runs a batch's transactions and answers its callers. There is one: the
-/// writer holds it while the database is idle and lends it to the commit
-/// in flight, which hands it back when done, so two commits never overlap.
+/// Runs a batch's transactions and answers its callers. The writer holds
+/// the idle ones and lends each to one commit at a time, which hands it
+/// back when done.
 struct Committer {
     db: Db,
     write_timeout: Duration,
     counters: Arc<Counters>,
-    outage: Option<Outage>,
+}
+
+/// How one transaction of a batch went, for the outage log.
+enum Written {
+    Ok,
+    Failed {
+        kind: &'static str,
+        records: usize,
+        cause: String,
+    },
 }
 
 /// A run of failed writes, for the logs.
@@ -114,32 +136,31 @@ impl Batch {
 }
 
 impl Writer {
-    async fn run(mut self, committer: Committer) {
-        // The committer while no transaction runs.
-        let mut idle = Some(committer);
-        let mut committing = pin!(None);
+    async fn run(mut self, mut idle: Vec<Committer>) {
+        let mut committing = FuturesUnordered::new();
         let mut next = Batch::default();
         loop {
-            if let Some(committer) = idle.take() {
-                // The database is idle: commit what is queued right now.
+            // Commit what is queued right now, while a committer is idle.
+            while let Some(committer) = idle.pop() {
                 self.take_queued(&mut next);
-                if !next.is_empty() {
-                    committing.set(Some(committer.commit(std::mem::take(&mut next))));
-                } else if self.received_all {
+                if next.is_empty() {
+                    idle.push(committer);
                     break;
-                } else {
-                    idle = Some(committer);
                 }
+                committing.push(committer.commit(std::mem::take(&mut next)));
             }
-            // At least one branch is enabled: a commit runs, or the
-            // committer is idle with an empty batch and the queue open.
+            if committing.is_empty() && self.received_all {
+                break;
+            }
+            // At least one branch is enabled: a commit runs, or a committer
+            // is idle with an empty batch and the queue open.
             tokio::select! {
                 biased;
-                committer = async {
-                    committing.as_mut().as_pin_mut().expect("a commit in flight").await
-                }, if committing.is_some() => {
-                    committing.set(None);
-                    idle = Some(committer);
+                Some((committer, written)) = committing.next(), if !committing.is_empty() => {
+                    for written in written {
+                        self.log(written, committer.db.backend());
+                    }
+                    idle.push(committer);
                 }
                 command = self.commands.recv(),
                     if !self.received_all && next.shares.len() < self.max_batch =>
@@ -186,13 +207,15 @@ impl Writer {
 
 impl Committer {
     /// Writes the batch (its blocks, then its shares, as one transaction
-    /// each), answers its callers, and hands the committer back.
-    async fn commit(mut self, batch: Batch) -> Committer {
-        self.write(batch).await;
-        self
+    /// each), answers its callers, and hands the committer back with how
+    /// each transaction went.
+    async fn commit(self, batch: Batch) -> (Committer, Vec<Written>) {
+        let written = self.write(batch).await;
+        (self, written)
     }
 
-    async fn write(&mut self, batch: Batch) {
+    async fn write(&self, batch: Batch) -> Vec<Written> {
+        let mut written = Vec::with_capacity(2);
         if !batch.blocks.is_empty() {
             let started = Instant::now();
             let result = self
@@ -200,13 +223,13 @@ impl Committer {
                 .upsert_blocks(&batch.blocks, self.write_timeout)
                 .await;
             self.counters.transaction_took(started.elapsed());
-            match &result {
+            written.push(match &result {
                 Ok(()) => {
                     self.counters.blocks_committed(batch.blocks.len());
-                    self.write_succeeded();
+                    Written::Ok
                 }
-                Err(error) => self.write_failed("blocks", batch.blocks.len(), error),
-            }
+                Err(error) => self.failed("blocks", batch.blocks.len(), error),
+            });
             answer(batch.block_replies, result);
         }
         if !batch.shares.is_empty() {
@@ -229,23 +252,52 @@ impl Committer {
             let started = Instant::now();
             let result = self.db.insert_shares(&unique, self.write_timeout).await;
             self.counters.transaction_took(started.elapsed());
-            match &result {
+            written.push(match &result {
                 Ok(inserted) => {
-                    let written = inserted.iter().filter(|inserted| **inserted).count();
-                    self.counters.batch_committed(written);
+                    let inserted = inserted.iter().filter(|inserted| **inserted).count();
+                    self.counters.batch_committed(inserted);
                     self.counters
-                        .duplicates_refused((copy_of.len() - written) as u64);
-                    self.write_succeeded();
+                        .duplicates_refused((copy_of.len() - inserted) as u64);
+                    Written::Ok
                 }
-                Err(error) => self.write_failed("shares", unique.len(), error),
-            }
+                Err(error) => self.failed("shares", unique.len(), error),
+            });
             answer_shares(batch.share_replies, &copy_of, &unique, result);
         }
+        written
     }
 
-    fn write_failed(&mut self, kind: &'static str, records: usize, error: &sqlx::Error) {
+    fn failed(&self, kind: &'static str, records: usize, error: &sqlx::Error) -> Written {
         self.counters.write_failed();
-        let cause = error.to_string();
+        Written::Failed {
+            kind,
+            records,
+            cause: error.to_string(),
+        }
+    }
+}
+
+impl Writer {
+    /// Logs the start and the end of an outage, and while it lasts an
+    /// error line at most every [`OUTAGE_LOG_INTERVAL`] (or when the cause
+    /// changes).
+    fn log(&mut self, written: Written, backend: Backend) {
+        let Written::Failed {
+            kind,
+            records,
+            cause,
+        } = written
+        else {
+            if let Some(outage) = self.outage.take() {
+                tracing::warn!(
+                    backend = backend.name(),
+                    failed_batches = outage.failed_batches,
+                    outage_ms = outage.since.elapsed().as_millis() as u64,
+                    "ledger writes recovered"
+                );
+            }
+            return;
+        };
         let now = Instant::now();
         let log = match &mut self.outage {
             None => {
@@ -271,24 +323,13 @@ impl Committer {
         if log {
             let failed_batches = self.outage.as_ref().map_or(1, |o| o.failed_batches);
             tracing::error!(
-                backend = self.db.backend().name(),
+                backend = backend.name(),
                 kind,
                 records,
                 failed_batches,
                 cause = %cause,
                 "ledger write failed: these records are NOT recorded and every caller got the \
                  error; retrying with the next batch"
-            );
-        }
-    }
-
-    fn write_succeeded(&mut self) {
-        if let Some(outage) = self.outage.take() {
-            tracing::warn!(
-                backend = self.db.backend().name(),
-                failed_batches = outage.failed_batches,
-                outage_ms = outage.since.elapsed().as_millis() as u64,
-                "ledger writes recovered"
             );
         }
     }
