@@ -205,22 +205,23 @@ fn ledger_bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(count.div_ceil(TASKS) * TASKS));
     // PostgreSQL with one commit in flight (the writer before) and with
     // the default: the baseline in the same process.
-    let runs: Vec<(&Place, usize)> = places
+    let runs: Vec<(&Place, usize, String)> = places
         .iter()
         .flat_map(|place| match place {
-            Place::Sqlite(_) => vec![(place, 1)],
-            Place::Postgres(_) => vec![
-                (place, 1),
-                (place, LedgerOptions::default().commits_in_flight),
-            ],
+            Place::Sqlite(_) => vec![(place, 1, place.name().to_string())],
+            Place::Postgres(_) => [1, LedgerOptions::default().commits_in_flight]
+                .map(|commits| {
+                    (
+                        place,
+                        commits,
+                        format!("{}-{commits}-in-flight", place.name()),
+                    )
+                })
+                .to_vec(),
         })
         .collect();
     let mut sample = 0;
-    for (place, commits_in_flight) in runs {
-        let name = match place {
-            Place::Sqlite(_) => place.name().to_string(),
-            Place::Postgres(_) => format!("{}-{commits_in_flight}-in-flight", place.name()),
-        };
+    for (place, commits_in_flight, name) in runs {
         let options = LedgerOptions {
             commits_in_flight,
             ..LedgerOptions::default()

@@ -270,11 +270,17 @@ const PATIENT_WRITES: Duration = Duration::from_secs(120);
 /// Waits until the writer has taken every queued request: into the commit
 /// it starts at once if none runs, else into the batch gathering behind it.
 async fn writer_took_everything(ledger: &Ledger) {
+    writer_took_all_but(ledger, 0).await;
+}
+
+/// Waits until no more than `left` requests wait in the writer's queue.
+async fn writer_took_all_but(ledger: &Ledger, left: u64) {
     let deadline = Instant::now() + HANG;
-    while ledger.stats().queued > 0 {
+    while ledger.stats().queued > left {
         assert!(
             Instant::now() < deadline,
-            "the writer took nothing from its queue"
+            "the writer took nothing from its queue: {:?}",
+            ledger.stats()
         );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
@@ -424,15 +430,7 @@ async fn concurrent_commits_count_each_hash_once_whatever_the_order(db: TestDb) 
     tokio::task::yield_now().await;
     let second = queue_shares(&ledger, copies);
     // The writer holds a batch's worth; the rest waits in its queue.
-    let deadline = Instant::now() + HANG;
-    while ledger.stats().queued > HASHES {
-        assert!(
-            Instant::now() < deadline,
-            "the writer took no batch: {:?}",
-            ledger.stats()
-        );
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    writer_took_all_but(&ledger, HASHES).await;
     lock.release().await;
 
     let (blocked, first, second) = tokio::time::timeout(

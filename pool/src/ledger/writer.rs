@@ -65,6 +65,7 @@ pub(super) fn spawn(
         Backend::Postgres => options.commits_in_flight.max(1),
     };
     let writer = Writer {
+        backend: db.backend(),
         commands,
         received_all: false,
         max_batch: options.max_batch.max(1),
@@ -84,6 +85,7 @@ pub(super) fn spawn(
 
 /// Gathers requests into batches and hands each to an idle [`Committer`].
 struct Writer {
+    backend: Backend,
     commands: mpsc::Receiver<Command>,
     /// The queue is closed and empty: nothing more will arrive.
     received_all: bool,
@@ -158,7 +160,7 @@ impl Writer {
                 biased;
                 Some((committer, written)) = committing.next(), if !committing.is_empty() => {
                     for written in written {
-                        self.log(written, committer.db.backend());
+                        self.log(written);
                     }
                     idle.push(committer);
                 }
@@ -281,7 +283,7 @@ impl Writer {
     /// Logs the start and the end of an outage, and while it lasts an
     /// error line at most every [`OUTAGE_LOG_INTERVAL`] (or when the cause
     /// changes).
-    fn log(&mut self, written: Written, backend: Backend) {
+    fn log(&mut self, written: Written) {
         let Written::Failed {
             kind,
             records,
@@ -290,7 +292,7 @@ impl Writer {
         else {
             if let Some(outage) = self.outage.take() {
                 tracing::warn!(
-                    backend = backend.name(),
+                    backend = self.backend.name(),
                     failed_batches = outage.failed_batches,
                     outage_ms = outage.since.elapsed().as_millis() as u64,
                     "ledger writes recovered"
@@ -323,7 +325,7 @@ impl Writer {
         if log {
             let failed_batches = self.outage.as_ref().map_or(1, |o| o.failed_batches);
             tracing::error!(
-                backend = backend.name(),
+                backend = self.backend.name(),
                 kind,
                 records,
                 failed_batches,
